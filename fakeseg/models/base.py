@@ -1,0 +1,58 @@
+"""The one model contract: a body of features, a per-location classifier, and two ways to read it.
+
+seg: logits upsampled to the input resolution, trained with per-pixel BCE (paper Sec. 3.2).
+cls: the classifier applied at every location *before* global average pooling (the paper's modified
+     CAM, Sec. 3.1): forward returns the activation map M; the image logit is its mean.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class FakeSegNet(nn.Module):
+    def __init__(self, body: nn.Module, out_channels: int, out_stride: int, task: str, arch: str,
+                 head_kernel: int = 3):
+        super().__init__()
+        self.body = body
+        self.head = nn.Conv2d(out_channels, 1, head_kernel, padding=head_kernel // 2)
+        self.out_stride = out_stride
+        self.task = task
+        self.arch = arch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B,3,H,W) normalised. seg -> (B,1,H,W) logits; cls -> (B,1,H/s,W/s) activation map M."""
+        logits = self.head(self.body(x))
+        if self.task == "seg" and logits.shape[-2:] != x.shape[-2:]:
+            # bilinear on logits (not on a binary mask) is the usual FCN upsampling
+            logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return logits
+
+    @staticmethod
+    def image_logit(out: torch.Tensor) -> torch.Tensor:
+        """cls: Eq. 1's logit = mean of M (GAP after the per-location classifier). (B,)"""
+        return out.float().mean(dim=(1, 2, 3))
+
+
+@torch.no_grad()
+def scores_and_maps(model: FakeSegNet, x: torch.Tensor, tau1: float = 0.5, tau2: float = 0.5):
+    """The paper's read-out, shared by eval and detect.
+
+    Returns (score (B,), pixel map (B,H,W) in [0,1] at the input resolution).
+    seg: pixel map = sigmoid(logits); score = its mean (Eq. 6 before the threshold tau2).
+    cls: score = sigmoid(mean M); pixel map = 1{normalised M >= tau1} (Eq. 3-4), upsampled with
+         nearest; all zero when the image is judged real (score < tau2), as in the paper's Fig. 2.
+    """
+    out = model(x).float()
+    if model.task == "seg":
+        prob = torch.sigmoid(out)[:, 0]
+        return prob.mean(dim=(1, 2)), prob
+    score = torch.sigmoid(FakeSegNet.image_logit(out))
+    m = out[:, 0]
+    lo = m.amin(dim=(1, 2), keepdim=True)
+    span = (m - lo).amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    binary = ((m - lo) / span >= tau1).float()
+    binary = F.interpolate(binary[:, None], size=x.shape[-2:], mode="nearest")[:, 0]
+    binary = binary * (score >= tau2).float()[:, None, None]
+    return score, binary
