@@ -138,10 +138,11 @@ def load_model(spec: str | Path, device: str | torch.device = "cpu") -> tuple[to
     except Exception as e:  # safetensors raises its own error types for truncated files
         raise WeightsError(f"{tensors}: unreadable safetensors ({e})") from None
     model = create_model(config.arch, task=config.task)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise WeightsError(f"{tensors}: does not match {config.arch}-{config.task} "
-                           f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:  # missing / unexpected keys or shape mismatches
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise WeightsError(f"{tensors}: does not match {config.arch}-{config.task} ({first})") from None
     return model.to(device).eval(), config
 
 
@@ -169,22 +170,28 @@ def _looks_like_path(spec: str) -> bool:
 
 
 def _from_hub(spec: str) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    """Download (or reuse from the cache) config.json + model.safetensors of hf://org/repo[@revision]."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
     repo, _, revision = spec[len("hf://"):].partition("@")
-    if repo.count("/") != 1:
+    if repo.count("/") != 1 or not all(repo.split("/")):
         raise WeightsError(f"{spec!r}: expected hf://org/repo[@revision]")
     try:
-        path = snapshot_download(repo_id=repo, revision=revision or None,
-                                 allow_patterns=[CONFIG_NAME, TENSORS_NAME, "README.md"])
+        paths = [hf_hub_download(repo_id=repo, filename=name, revision=revision or None)
+                 for name in (CONFIG_NAME, TENSORS_NAME)]
     except LocalEntryNotFoundError:
         raise WeightsError(f"{spec}: not in the local cache and the hub cannot be reached") from None
+    except EntryNotFoundError:
+        raise WeightsError(f"{spec}: the repo has no {CONFIG_NAME} / {TENSORS_NAME}") from None
     except HfHubHTTPError as e:
         raise WeightsError(f"{spec}: hub error ({str(e).splitlines()[0]})") from None
-    except Exception as e:  # network errors surface as many types
+    except Exception as e:  # connection errors surface as many types
         raise WeightsError(f"{spec}: download failed ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    return Path(path)
+    folder = Path(paths[0]).parent
+    if Path(paths[1]).parent != folder:
+        raise WeightsError(f"{spec}: hub cache is inconsistent ({folder})")
+    return folder
 
 
 def resolve_weights(spec: str | Path) -> Path:
