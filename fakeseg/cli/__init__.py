@@ -16,16 +16,20 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    """Find which pixels of a face were manipulated, in images and videos."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from .. import __version__
 
         typer.echo(f"fakeseg {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
+) -> None:
+    """Find which pixels of a face were manipulated, in images and videos."""
 
 
 app.command("models")(models_cmd.models)

@@ -12,6 +12,7 @@ loaded whole (a 10-minute 1080p clip is ~100 GB of RGB). Every failure is a `Bad
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,10 @@ from .io import BadInput
 
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+# Our one-line BadInput replaces ffmpeg's own stderr chatter ("moov atom not found"); read when the
+# ffmpeg backend first opens a file, and a user's own setting wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 # Container headers estimate the frame count (webm/mkv from duration x fps), so a video is called
 # truncated only when it ends clearly short of it, not one or two frames short.

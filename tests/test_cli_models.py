@@ -1,0 +1,34 @@
+"""`fakeseg models` and the CLI root, through Typer's CliRunner."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from fakeseg import __version__
+from fakeseg.cli import app
+from fakeseg.models import list_models
+
+runner = CliRunner()
+
+
+def test_models_lists_every_architecture_in_both_tasks():
+    result = runner.invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert {(r["name"], r["task"]) for r in rows} == {(a, t) for a in list_models() for t in ("seg", "cls")}
+    fn3 = next(r for r in rows if r["name"] == "fn3" and r["task"] == "seg")
+    assert fn3["params"] == 412_353 and 3.0 < fn3["gflops"] < 4.0 and fn3["out_stride"] == 4
+
+
+def test_models_table_is_readable():
+    result = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name in list_models():
+        assert name in result.output
+
+
+def test_version_and_unknown_command():
+    assert runner.invoke(app, ["--version"]).output.strip() == f"fakeseg {__version__}"
+    bad = runner.invoke(app, ["frobnicate"])
+    assert bad.exit_code != 0 and "No such command" in bad.output
