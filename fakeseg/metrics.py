@@ -10,6 +10,7 @@ average precision, equal error rate; video level: the same on per-video mean sco
 
 No function here mutates its inputs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -95,8 +96,14 @@ class ConfusionMatrix:
         return int(self.mat.sum())
 
     def compute(self) -> dict[str, float | int | None]:
-        return {"miou": self.miou, "bg_iou": self.bg_iou, "fg_iou": self.fg_iou, "flagged": self.flagged,
-                "pixels": self.pixels, **self.counts}
+        return {
+            "miou": self.miou,
+            "bg_iou": self.bg_iou,
+            "fg_iou": self.fg_iou,
+            "flagged": self.flagged,
+            "pixels": self.pixels,
+            **self.counts,
+        }
 
 
 class PixelAUC:
@@ -184,7 +191,7 @@ def roc_curve(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndar
 
 
 def roc_auc(scores: ArrayLike, labels: ArrayLike) -> float | None:
-    """Area under the ROC curve (= P(score_fake > score_genuine) + 0.5 P(tie)); None unless both classes occur.
+    """ROC AUC = P(score_fake > score_genuine) + 0.5 P(tie); None unless both classes occur.
 
     >>> roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
     0.75
@@ -198,7 +205,7 @@ def roc_auc(scores: ArrayLike, labels: ArrayLike) -> float | None:
 
 
 def average_precision(scores: ArrayLike, labels: ArrayLike) -> float | None:
-    """AP = sum_n (R_n - R_{n-1}) P_n over distinct thresholds (scikit-learn's definition, no interpolation)."""
+    """AP = sum_n (R_n - R_{n-1}) P_n over distinct thresholds (scikit-learn's, no interpolation)."""
     s, y = _scores_labels(scores, labels)
     n_pos = int(y.sum())
     if n_pos == 0:
@@ -242,7 +249,9 @@ def best_threshold(scores: ArrayLike, labels: ArrayLike) -> tuple[float, float]:
     return min(max(tau, 0.0), 1.0), float(bal.max())
 
 
-def video_scores(scores: ArrayLike, labels: ArrayLike, videos: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def video_scores(
+    scores: ArrayLike, labels: ArrayLike, videos: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-video mean score and label, from rows that carry a video id (empty ids are left out; a
     video id is never guessed from a path). A video whose rows disagree on the label is an error."""
     s, y = _scores_labels(scores, labels)
@@ -270,7 +279,10 @@ def video_auc(scores: ArrayLike, labels: ArrayLike, videos: Sequence[str]) -> fl
 
 def image_metrics(scores: ArrayLike, labels: ArrayLike, tau2: float = 0.5) -> dict[str, float | None]:
     """accuracy, balanced accuracy at tau2, AUC, AP and EER of image scores in one dict."""
-    return {"accuracy": accuracy_at(scores, labels, tau2),
-            "balanced_accuracy": balanced_accuracy_at(scores, labels, tau2),
-            "auc": roc_auc(scores, labels), "ap": average_precision(scores, labels),
-            "eer": equal_error_rate(scores, labels)}
+    return {
+        "accuracy": accuracy_at(scores, labels, tau2),
+        "balanced_accuracy": balanced_accuracy_at(scores, labels, tau2),
+        "auc": roc_auc(scores, labels),
+        "ap": average_precision(scores, labels),
+        "eer": equal_error_rate(scores, labels),
+    }

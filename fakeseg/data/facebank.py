@@ -16,6 +16,7 @@ numpy and OpenCV. Building is resumable: files already listed under "done" are s
 >>> bank = build_facebank([Path("real_faces"), Path("real_videos")], Path("bank"))  # doctest: +SKIP
 >>> train, val = split_by_identity(FaceBank.load("bank"), val_fraction=0.1, seed=0)  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,13 +32,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .faces import crop_face
+from .faces import crop_box, crop_face
 from .io import BadInput, read_image
 from .sources import is_image, is_video, iter_frames, video_info
 
 BANK_VERSION = 1
 BANK_SCALE = 2.6  # crop side / face box: room for the x2 crop plus box jitter and shifts
-TIGHT_FILL = 0.35  # a face box wider than this fraction of its image marks a tight, aligned crop
+TIGHT_FILL = 0.9  # a photo whose x2 crop lies less than this much inside it is a tight, aligned crop
 
 
 class FaceBankError(ValueError):
@@ -54,6 +55,7 @@ class BankEntry:
     kind: str  # "video", "photo" or "tight"
     original_hw: tuple[int, int]  # the frame it was cut from
     frame: int = -1  # video frame index
+    gray: bool = False  # a black-and-white photo: never swapped with a colour one
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -63,9 +65,17 @@ class BankEntry:
 
     @classmethod
     def from_json(cls, d: dict) -> BankEntry:
-        return cls(file=d["file"], landmarks=np.asarray(d["landmarks"], np.float32).reshape(68, 2),
-                   box=tuple(d["box"]), identity=d["identity"], source=d["source"], kind=d["kind"],
-                   original_hw=tuple(d["original_hw"]), frame=int(d.get("frame", -1)))
+        return cls(
+            file=d["file"],
+            landmarks=np.asarray(d["landmarks"], np.float32).reshape(68, 2),
+            box=tuple(d["box"]),
+            identity=d["identity"],
+            source=d["source"],
+            kind=d["kind"],
+            original_hw=tuple(d["original_hw"]),
+            frame=int(d.get("frame", -1)),
+            gray=bool(d.get("gray", False)),
+        )
 
 
 class FaceBank:
@@ -80,8 +90,10 @@ class FaceBank:
         root = Path(path)
         index = root / "index.json"
         if not index.is_file():
-            raise FaceBankError(f"{root}: not a face bank (no index.json); build one with `fakeseg synth "
-                                "--build-bank REAL... --out DIR`")
+            raise FaceBankError(
+                f"{root}: not a face bank (no index.json); build one with `fakeseg synth "
+                "--build-bank REAL... --out DIR`"
+            )
         try:
             data = json.loads(index.read_text())
             entries = [BankEntry.from_json(e) for e in data["entries"]]
@@ -121,17 +133,22 @@ def split_by_identity(bank: FaceBank, val_fraction: float, seed: int = 0) -> tup
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     rng = np.random.default_rng(seed)
+    kind_of = {e.identity: e.kind for e in bank.entries}  # an identity belongs to one kind (its last seen)
+    all_ids = sorted(kind_of)
     val_ids: set[str] = set()
-    for kind in sorted({e.kind for e in bank.entries}):
-        ids = sorted({e.identity for e in bank.entries if e.kind == kind})
-        n_val = int(round(len(ids) * val_fraction))
-        if val_fraction > 0 and len(ids) >= 2:
-            n_val = min(max(n_val, 1), len(ids) - 1)
+    for kind in sorted(set(kind_of.values())):
+        ids = [i for i in all_ids if kind_of[i] == kind]
+        n_val = int(np.floor(len(ids) * val_fraction + 0.5))
         val_ids.update(ids[i] for i in rng.permutation(len(ids))[:n_val])
+    if val_fraction > 0 and not val_ids and len(all_ids) >= 2:  # few identities: still hold one out
+        val_ids.add(all_ids[int(rng.integers(len(all_ids)))])
+    if len(val_ids) == len(all_ids) and all_ids:  # and keep at least one for training
+        val_ids.discard(sorted(val_ids)[0])
     return bank.subset(lambda e: e.identity not in val_ids), bank.subset(lambda e: e.identity in val_ids)
 
 
 # --- building ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Job:
@@ -192,6 +209,22 @@ def _detect(rgb: np.ndarray):
     return detect_faces(rgb, landmarks=True)
 
 
+def _inside_fraction(box, h: int, w: int) -> float:
+    x0, y0, x1, y1 = crop_box(box, 2.0)
+    inside = max(0, min(x1, w) - max(x0, 0)) * max(0, min(y1, h) - max(y0, 0))
+    return inside / max(1, (x1 - x0) * (y1 - y0))
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    small = rgb[::4, ::4].astype(np.int16)
+    return float(np.abs(small - small.mean(2, keepdims=True)).mean()) < 2.0
+
+
+def _bank_crop(rgb: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int]]:
+    crop = crop_face(rgb, box, size=None, scale=BANK_SCALE)
+    return crop.image, (crop.box[0], crop.box[1])
+
+
 def _frames(job: _Job) -> Iterator[tuple[int, np.ndarray]]:
     path = Path(job.path)
     if is_video(path):
@@ -219,24 +252,39 @@ def _process(job: _Job) -> tuple[str, list[tuple[dict, bytes]], str | None]:
                 bw, bh = face.box[2] - face.box[0], face.box[3] - face.box[1]
                 if min(bw, bh) < job.min_box:
                     continue
-                crop = crop_face(rgb, face.box, size=None, scale=BANK_SCALE)
-                shrink = min(1.0, job.max_box / max(bw, bh))
-                side = max(8, int(round(crop.image.shape[0] * shrink)))
-                img = crop.image if side == crop.image.shape[0] else cv2.resize(
-                    crop.image, (side, side), interpolation=cv2.INTER_AREA)
-                f = side / crop.image.shape[0]
-                ox, oy = crop.box[0], crop.box[1]
+                kind = (
+                    "video"
+                    if frame >= 0
+                    else ("tight" if _inside_fraction(face.box, h, w) < TIGHT_FILL else "photo")
+                )
+                # a tight crop is stored whole: padding it by reflection would only store mirrored faces
+                img, (ox, oy) = (rgb, (0, 0)) if kind == "tight" else _bank_crop(rgb, face.box)
+                f = min(1.0, job.max_box / max(bw, bh))
+                if f < 1.0:
+                    img = cv2.resize(
+                        img,
+                        (max(8, round(img.shape[1] * f)), max(8, round(img.shape[0] * f))),
+                        interpolation=cv2.INTER_AREA,
+                    )
                 lm = (face.landmarks - (ox, oy)) * f
                 box = tuple((np.array(face.box, np.float32) - (ox, oy, ox, oy)) * f)
                 key = hashlib.sha1(f"{path}:{frame}:{k}".encode()).hexdigest()[:16]
-                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                                       [cv2.IMWRITE_JPEG_QUALITY, job.quality])
+                ok, buf = cv2.imencode(
+                    ".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, job.quality]
+                )
                 if not ok:
                     continue
-                kind = "video" if frame >= 0 else ("tight" if bw > TIGHT_FILL * max(h, w) and max(h, w) < 400
-                                                   else "photo")
-                entry = BankEntry(file=f"faces/{key}.jpg", landmarks=lm.astype(np.float32), box=box,
-                                  identity=identity, source=source, kind=kind, original_hw=(h, w), frame=frame)
+                entry = BankEntry(
+                    file=f"faces/{key}.jpg",
+                    landmarks=lm.astype(np.float32),
+                    box=box,
+                    identity=identity,
+                    source=source,
+                    kind=kind,
+                    original_hw=(h, w),
+                    frame=frame,
+                    gray=_is_gray(img),
+                )
                 out.append((entry.to_json(), buf.tobytes()))
     except BadInput as e:
         return job.path, out, str(e)
@@ -250,10 +298,18 @@ def _write_index(root: Path, params: dict, done: list[str], entries: list[dict])
     os.replace(tmp, root / "index.json")
 
 
-def build_facebank(sources: list[Path], out: Path, max_per_video: int = 12, max_per_folder: int | None = 400,
-                   max_box: int = 160, min_box: int = 40, quality: int = 95, workers: int = 1,
-                   progress: Callable[[int, int], None] | None = None,
-                   on_error: Callable[[str], None] | None = None) -> FaceBank:
+def build_facebank(
+    sources: list[Path],
+    out: Path,
+    max_per_video: int = 12,
+    max_per_folder: int | None = 400,
+    max_box: int = 160,
+    min_box: int = 40,
+    quality: int = 95,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> FaceBank:
     """Detect faces and landmarks in images, folders (recursive) and videos; store them as a bank.
 
     `max_per_video` frames are taken spread over each video; `max_per_folder` caps the images taken
@@ -262,9 +318,16 @@ def build_facebank(sources: list[Path], out: Path, max_per_video: int = 12, max_
     `progress(done, total)` is called after each file; `on_error(line)` for each unreadable file.
     """
     out = Path(out)
+    files = list(_walk(sources, max_per_folder))  # raises on a missing source before anything is written
     (out / "faces").mkdir(parents=True, exist_ok=True)
-    params = {"max_per_video": max_per_video, "max_per_folder": max_per_folder, "max_box": max_box,
-              "min_box": min_box, "quality": quality, "scale": BANK_SCALE}
+    params = {
+        "max_per_video": max_per_video,
+        "max_per_folder": max_per_folder,
+        "max_box": max_box,
+        "min_box": min_box,
+        "quality": quality,
+        "scale": BANK_SCALE,
+    }
     done: list[str] = []
     entries: list[dict] = []
     if (out / "index.json").is_file():
@@ -275,8 +338,11 @@ def build_facebank(sources: list[Path], out: Path, max_per_video: int = 12, max_
         except (ValueError, KeyError):
             pass  # unreadable index: rebuild from scratch
     seen = set(done)
-    jobs = [_Job(str(f), str(root), max_per_video, max_box, min_box, quality)
-            for f, root in _walk(sources, max_per_folder) if str(f) not in seen]
+    jobs = [
+        _Job(str(f), str(root), max_per_video, max_box, min_box, quality)
+        for f, root in files
+        if str(f) not in seen
+    ]
     total = len(jobs) + len(done)
     if progress:
         progress(len(done), total)

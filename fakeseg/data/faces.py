@@ -14,11 +14,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-# face_recognition's landmark names, in dlib's 68-point order
-_LANDMARK_PARTS = ("chin", "left_eyebrow", "right_eyebrow", "nose_bridge", "nose_tip",
-                   "left_eye", "right_eye", "top_lip", "bottom_lip")
-
-
 class FaceToolsMissing(RuntimeError):
     pass
 
@@ -94,11 +89,16 @@ def detect_faces(rgb: np.ndarray, model: str = "hog", max_side: int = 640, upsam
 
 
 def add_landmarks(rgb: np.ndarray, faces: list[Face]) -> list[Face]:
-    """Fill `face.landmarks` (68 points, dlib order) for each face, in place."""
+    """Fill `face.landmarks` (68 points, dlib order) for each face, in place.
+
+    We read dlib's shapes directly: face_recognition's `face_landmarks` regroups the lips into 24
+    points (with repeats and a different order), which would corrupt every index from 48 on.
+    """
     fr = _face_recognition()
-    locs = [(f.box[1], f.box[2], f.box[3], f.box[0]) for f in faces]
-    for face, parts in zip(faces, fr.face_landmarks(rgb, face_locations=locs, model="large"), strict=True):
-        face.landmarks = np.array([p for name in _LANDMARK_PARTS for p in parts[name]], np.float32)
+    rects = [fr.api._css_to_rect((f.box[1], f.box[2], f.box[3], f.box[0])) for f in faces]
+    for face, rect in zip(faces, rects, strict=True):
+        shape = fr.api.pose_predictor_68_point(rgb, rect)
+        face.landmarks = np.array([(p.x, p.y) for p in shape.parts()], np.float32)
     return faces
 
 

@@ -75,6 +75,15 @@ def split_video_ids(split: str) -> tuple[list[str], list[str]]:
     return originals, fakes
 
 
+def method_name(name: str) -> str:
+    """An FF++ method's folder name from itself or its short name, any case: "df" -> "Deepfakes"."""
+    for method in KNOWN_METHODS:
+        if name.lower() in (method.lower(), SHORT_NAMES[method].lower()):
+            return method
+    raise ValueError(f"unknown FF++ method {name!r}; choose from {', '.join(KNOWN_METHODS)} "
+                     f"or {', '.join(SHORT_NAMES[m] for m in KNOWN_METHODS)}")
+
+
 def check_options(compression: str, mask_source: str, methods: Sequence[str]) -> None:
     if compression not in COMPRESSIONS:
         raise ValueError(f"unknown compression {compression!r}; choose from {', '.join(COMPRESSIONS)}")
@@ -82,7 +91,8 @@ def check_options(compression: str, mask_source: str, methods: Sequence[str]) ->
         raise ValueError(f"unknown mask source {mask_source!r}; choose from {', '.join(MASK_SOURCES)}")
     unknown = [m for m in methods if m not in KNOWN_METHODS]
     if unknown:
-        raise ValueError(f"unknown FF++ method(s) {', '.join(unknown)}; choose from {', '.join(KNOWN_METHODS)}")
+        raise ValueError(f"unknown FF++ method(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(KNOWN_METHODS)}")
 
 
 def is_ffpp_root(root: str | Path) -> bool:

@@ -1,0 +1,211 @@
+"""Benchmark `fakeseg detect` on one video: where the time goes, against a FaceForensics++-style reference.
+
+    .venv/bin/python bench/bench_detect.py --video ../shared/data/real_videos/ghost__nggyup.mp4 \
+        --weights /tmp/fn3-random [--long-minutes 10]
+
+(a) decoding alone (fakeseg.data.sources.iter_frames), frames/s
+(b) the model alone on face crops of that video (Predictor.predict_crops, batched, bf16 on CPU), crops/s
+(c) `fakeseg detect` end to end (a subprocess: start-up, model load, every output written), frames/s
+(d) a reference built like FaceForensics++'s detect_from_video.py: dlib HOG on every full frame
+    (upsample 1), the largest face cropped x1.3, one face per forward pass, batch 1, fp32
+and the peak RSS of (c). --long-minutes N loops the video into an N-minute file in /tmp and runs (c) on
+it too, to show that memory does not grow with video length. Results are printed as a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bench_decode(video: Path) -> tuple[int, float]:
+    from fakeseg.data.sources import iter_frames
+
+    t = time.perf_counter()
+    n = sum(1 for _ in iter_frames(video))
+    return n, time.perf_counter() - t
+
+
+def bench_model(video: Path, weights: str, n_crops: int) -> tuple[int, float, dict]:
+    from fakeseg.data.faces import crop_face, detect_faces
+    from fakeseg.data.sources import iter_frames
+    from fakeseg.predict import Predictor
+
+    predictor = Predictor(weights)
+    crops = []
+    for _, _, rgb in iter_frames(video, every=5):
+        faces = detect_faces(rgb)
+        if faces:
+            crops.append(crop_face(rgb, faces[0].box, size=predictor.config.input_size).image)
+        if len(crops) >= 32:
+            break
+    crops = (crops * (n_crops // len(crops) + 1))[:n_crops]
+    predictor.predict_crops(crops[: predictor.batch_size])  # warm-up (oneDNN picks kernels on first call)
+    t = time.perf_counter()
+    s_auto, m_auto = predictor.predict_crops(crops)
+    dt = time.perf_counter() - t
+    fp32 = Predictor(weights, precision="fp32")
+    s32, m32 = fp32.predict_crops(crops[:64])
+    accuracy = {
+        "precision": predictor.precision,
+        "max_abs_score_diff": float(np.abs(s32 - s_auto[:64]).max()),
+        "max_abs_mask_diff": float(np.abs(m32 - m_auto[:64]).max()),
+        "mean_abs_mask_diff": float(np.abs(m32 - m_auto[:64]).mean()),
+        "fake_pixel_flips": float(((m32 >= 0.5) != (m_auto[:64] >= 0.5)).mean()),
+    }
+    return n_crops, dt, accuracy
+
+
+def bench_reference(video: Path, weights: str, n_frames: int) -> tuple[int, float]:
+    """FF++ detect_from_video: dlib on every grey full frame, get_boundingbox(scale 1.3), batch 1, fp32."""
+    import dlib
+
+    from fakeseg.data.transforms import to_tensor
+    from fakeseg.models import load_model, scores_and_maps
+
+    model, cfg = load_model(weights, "cpu")
+    detector = dlib.get_frontal_face_detector()
+    cap = cv2.VideoCapture(str(video))
+    n = 0
+    t = time.perf_counter()
+    while n < n_frames:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        n += 1
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        faces = detector(gray, 1)
+        if not faces:
+            continue
+        face = max(faces, key=lambda f: f.width() * f.height())
+        h, w = gray.shape
+        size = int(max(face.width(), face.height()) * 1.3)
+        cx, cy = (face.left() + face.right()) // 2, (face.top() + face.bottom()) // 2
+        x0, y0 = max(cx - size // 2, 0), max(cy - size // 2, 0)
+        crop = cv2.cvtColor(bgr[y0 : min(y0 + size, h), x0 : min(x0 + size, w)], cv2.COLOR_BGR2RGB)
+        crop = cv2.resize(crop, (cfg.input_size, cfg.input_size))
+        with torch.no_grad():
+            scores_and_maps(model, to_tensor([crop], cfg.mean, cfg.std))
+    cap.release()
+    return n, time.perf_counter() - t
+
+
+def bench_cli(video: Path, weights: str, out: Path) -> tuple[float, float, dict]:
+    """Run `fakeseg detect` in a child process; (wall seconds, peak RSS in MB, summary)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "fakeseg",
+        "detect",
+        str(video),
+        "--weights",
+        weights,
+        "--out",
+        str(out),
+        "--overwrite",
+        "--json",
+    ]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO)
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    dt = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"fakeseg detect failed ({proc.returncode}): {' '.join(cmd)}")
+    return dt, usage.ru_maxrss / 1024, json.loads(stdout)
+
+
+def loop_video(video: Path, minutes: float, path: Path) -> Path:
+    cap = cv2.VideoCapture(str(video))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(bgr)
+    cap.release()
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
+    total = int(minutes * 60 * fps)
+    for i in range(total):  # forwards then backwards, so the loop has no jump cut
+        k = i % (2 * len(frames) - 2)
+        writer.write(frames[k if k < len(frames) else 2 * len(frames) - 2 - k])
+    writer.release()
+    return path
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        return next(
+            line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")
+        )
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--video", type=Path, default=REPO.parent / "shared/data/real_videos/ghost__nggyup.mp4")
+    ap.add_argument("--weights", required=True, help="checkpoint (a random-init fn3 is fine: speed only)")
+    ap.add_argument("--crops", type=int, default=256, help="crops timed in (b)")
+    ap.add_argument("--ref-frames", type=int, default=40, help="frames timed in (d) (it is slow)")
+    ap.add_argument("--long-minutes", type=float, default=0, help="also run (c) on a looped N-minute video")
+    ap.add_argument("--json", type=Path, help="write the figures here too")
+    args = ap.parse_args()
+
+    from fakeseg.data.sources import video_info
+
+    info = video_info(args.video)
+    res = {
+        "video": str(args.video),
+        "resolution": f"{info.width}x{info.height}",
+        "fps": info.fps,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_before": os.getloadavg()[0],
+    }
+    n, dt = bench_decode(args.video)
+    res["a_decode_fps"] = n / dt
+    n, dt, res["bf16_accuracy"] = bench_model(args.video, args.weights, args.crops)
+    res["b_model_crops_per_s"] = n / dt
+    with tempfile.TemporaryDirectory() as tmp:
+        dt, rss, summary = bench_cli(args.video, args.weights, Path(tmp) / "run")
+        frames = summary["counts"]["frames"]
+        res.update(c_detect_fps=frames / dt, c_frames=frames, c_seconds=dt, c_peak_rss_mb=rss)
+        n, dt = bench_reference(args.video, args.weights, args.ref_frames)
+        res["d_reference_fps"] = n / dt
+        if args.long_minutes:
+            long_video = loop_video(args.video, args.long_minutes, Path(tmp) / "long.mp4")
+            dt, rss, summary = bench_cli(long_video, args.weights, Path(tmp) / "long_run")
+            res.update(
+                long_minutes=args.long_minutes,
+                long_frames=summary["counts"]["frames"],
+                long_detect_fps=summary["counts"]["frames"] / dt,
+                long_peak_rss_mb=rss,
+            )
+    res["load_after"] = os.getloadavg()[0]
+    res["c_vs_min_ab"] = res["c_detect_fps"] / min(res["a_decode_fps"], res["b_model_crops_per_s"])
+    res["c_vs_d"] = res["c_detect_fps"] / res["d_reference_fps"]
+    print(json.dumps(res, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""`fakeseg detect SRC... --out DIR`: masks, overlays, per-frame scores, a verdict per face and source."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from ._common import ArchOpt, BatchOpt, DeviceOpt, ThresholdOpt, WeightsOpt, console, err_console, fail, warn
+
+
+class MaskFormat(str, Enum):
+    npz = "npz"
+    png = "png"
+
+
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class _FramesPerSecond(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.1f} frames/s", style="progress.data.speed")
+
+
+def _next_run_dir(root: Path = Path("runs/detect")) -> Path:
+    n = 1
+    while (root / f"exp{n}").exists():
+        n += 1
+    return root / f"exp{n}"
+
+
+def _verdict_table(summary: dict) -> Table:
+    table = Table(
+        title=f"fakeseg detect: tau2 = {summary['model']['tau2']:.3f} ({summary['model']['weights']})"
+    )
+    for col in ("source", "verdict", "score", "frames", "faces (track: median, frames)"):
+        table.add_column(col)
+    colors = {"fake": "bold red", "real": "green", "no face": "dim", "error": "yellow"}
+    for s in summary["sources"]:
+        if s["verdict"] == "error":
+            table.add_row(s["source"], Text("error", colors["error"]), "", "", s["error"])
+            continue
+        tracks = ", ".join(
+            f"#{t['face_id']}: {t['median']:.3f}, {t['frames']}"
+            for t in s["tracks"]
+            if t.get("counted", True)
+        )
+        table.add_row(
+            s["source"],
+            Text(s["verdict"], colors[s["verdict"]]),
+            "" if s["score"] is None else f"{s['score']:.3f}",
+            str(s["frames"]),
+            tracks or "-",
+        )
+    return table
+
+
+def detect(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Images, folders, globs ('clips/*.mp4') and videos (mp4, avi, mov, mkv, webm), in any mix.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: runs/detect/expN, numbered).")
+    ] = None,
+    arch: ArchOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = None,
+    batch_size: BatchOpt = 16,
+    threshold: ThresholdOpt = None,
+    detect_every: Annotated[
+        int | None,
+        typer.Option(
+            "--detect-every",
+            min=1,
+            help="Full face detection every N video frames, optical flow between (default: ~3 a second).",
+        ),
+    ] = None,
+    mask_format: Annotated[
+        MaskFormat,
+        typer.Option("--mask-format", help="Video masks: one .npz per video, or one PNG per frame."),
+    ] = MaskFormat.npz,
+    video: Annotated[
+        bool, typer.Option("--video/--no-video", help="Write an annotated MP4 per video.")
+    ] = True,
+    precision: Annotated[
+        Precision,
+        typer.Option("--precision", help="auto: bf16 on CPUs with native bf16, fp16 on CUDA, else fp32."),
+    ] = Precision.auto,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the outputs of a previous run in --out.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print summary.json on stdout (and nothing else).")
+    ] = False,
+) -> None:
+    """Find manipulated faces: per-pixel masks, overlays, per-frame scores and a verdict per face track.
+
+    Example: fakeseg detect samples/demo.mp4 photos/ --out runs/demo
+    """
+    from ..data.io import BadInput
+    from ..data.sources import expand_sources
+    from ..models._weights import WeightsError
+    from ..predict import Predictor, detect_to_folder
+    from ..results import OutputError
+
+    paths, errors = [], []
+    for spec in sources:
+        try:
+            paths.extend(p for p in expand_sources([spec]) if p not in paths)
+        except BadInput as e:
+            warn(str(e))
+            errors.append((spec, str(e)))
+    if not paths:
+        fail("nothing to process: " + "; ".join(message for _, message in errors))
+    out = out or _next_run_dir()
+    try:
+        predictor = Predictor(
+            weights=weights,
+            arch=arch,
+            device=device,
+            batch_size=batch_size,
+            threshold=threshold,
+            detect_every=detect_every,
+            precision=precision.value,
+        )
+    except (WeightsError, ValueError, KeyError) as e:
+        fail(str(e).strip("'\""))
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _FramesPerSecond(),
+        TimeElapsedColumn(),
+        console=err_console if as_json else console,
+        transient=as_json,
+    )
+    task = {}
+
+    def on_source(path: Path, n_frames: int) -> None:
+        if "id" in task:
+            progress.update(task["id"], visible=False)
+        task["id"] = progress.add_task(path.name[:40], total=n_frames)
+
+    def on_frame(_result) -> None:
+        progress.advance(task["id"])
+
+    try:
+        with progress:
+            summary = detect_to_folder(
+                paths,
+                out,
+                predictor,
+                overwrite=overwrite,
+                mask_format=mask_format.value,
+                save_video=video,
+                on_source=on_source,
+                on_frame=on_frame,
+                on_warning=warn,
+                errors=errors,
+            )
+    except OutputError as e:
+        fail(str(e))
+    except OSError as e:  # disk full or a folder removed under us while writing
+        fail(f"{out}: writing failed ({e.strerror or e})")
+
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        console.print(_verdict_table(summary))
+        console.print(f"outputs in [bold]{out}[/]: report.html, summary.json, scores.csv, masks/, overlays/")
+    if summary["counts"]["processed"] == 0:
+        fail(
+            f"no input could be processed ({summary['counts']['errors']} unreadable); see {out}/summary.json"
+        )

@@ -1,0 +1,170 @@
+"""`fakeseg synth`: forgeries synthesised from real faces, written as a manifest of crops and masks.
+
+fakeseg synth REAL... --out DIR             build (or reuse) DIR/facebank from REAL, then synthesise
+fakeseg synth --bank BANK --out DIR         synthesise from a prebuilt bank (no face_recognition needed)
+fakeseg synth --build-bank REAL... --out BANK   only build the face bank
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..data.facebank import FaceBank, FaceBankError, build_facebank, split_by_identity
+from ..data.io import BadInput
+from ..data.records import Record, write_manifest
+from ..data.synth import FAMILIES
+from ..data.synth.writer import PoolSpec, write_chunk
+from ._common import OutOpt, console, fail, warn
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _build(real: list[Path], out: Path, workers: int) -> FaceBank:
+    errors: list[str] = []
+    with _progress() as bar:
+        task = bar.add_task("face bank", total=None)
+        bank = build_facebank(
+            real,
+            out,
+            workers=workers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            on_error=errors.append,
+        )
+    for e in errors[:5]:
+        warn(f"skipped {e}")
+    if len(errors) > 5:
+        warn(f"... and {len(errors) - 5} more unreadable files")
+    return bank
+
+
+def synth(
+    real: Annotated[
+        list[Path] | None, typer.Argument(help="Real face images, folders (recursive) or videos.")
+    ] = None,
+    out: OutOpt = Path("synth"),
+    bank_dir: Annotated[
+        Path | None, typer.Option("--bank", help="A prebuilt face bank (instead of REAL).")
+    ] = None,
+    build_bank: Annotated[
+        bool, typer.Option("--build-bank", help="Only build a face bank from REAL into --out.")
+    ] = False,
+    n: Annotated[int, typer.Option("--n", min=1, help="Samples to write.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same samples.")] = 0,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes (default: all cores).")
+    ] = os.cpu_count() or 1,
+    size: Annotated[int, typer.Option("--size", min=32, help="Side of the face crops in pixels.")] = 256,
+    genuine_fraction: Annotated[
+        float,
+        typer.Option("--genuine-fraction", min=0.0, max=1.0, help="Share of untouched (label 0) crops."),
+    ] = 0.35,
+    families: Annotated[str, typer.Option("--families", help="Comma-separated forgery families.")] = ",".join(
+        FAMILIES
+    ),
+    split: Annotated[
+        str, typer.Option("--split", help="train or val: which identities of the bank to use.")
+    ] = "train",
+    val_fraction: Annotated[
+        float,
+        typer.Option(
+            "--val-fraction", min=0.0, max=0.9, help="Share of identities held out for --split val."
+        ),
+    ] = 0.1,
+) -> None:
+    """Write DIR/images/*.png, DIR/masks/*.png (0/255) and DIR/manifest.csv of synthesised forgeries."""
+    chosen = [f.strip() for f in families.split(",") if f.strip()]
+    if not chosen or set(chosen) - set(FAMILIES):
+        fail(
+            f"--families: unknown {sorted(set(chosen) - set(FAMILIES)) or 'empty'}; "
+            f"choose from {','.join(FAMILIES)}"
+        )
+    if split not in ("train", "val"):
+        fail(f"--split must be train or val, got {split!r}")
+    if bank_dir is not None and real:
+        fail("give REAL inputs or --bank, not both")
+    try:
+        if build_bank:
+            if not real:
+                fail("--build-bank needs REAL images, folders or videos")
+            bank = _build(real, out, workers)
+            console.print(f"face bank: {len(bank)} faces of {len(bank.identities())} identities in {out}")
+            return
+        if bank_dir is not None:
+            bank = FaceBank.load(bank_dir)
+        elif real:
+            bank = _build(real, out / "facebank", workers)
+        else:
+            fail("give REAL images, folders or videos, or --bank DIR")
+    except (BadInput, FaceBankError) as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"{out}: {e.strerror or e}")
+
+    train_bank, val_bank = split_by_identity(bank, val_fraction, seed=0)
+    part = train_bank if split == "train" else val_bank
+    if len(part) == 0:
+        fail(
+            f"--split {split} has no faces (bank of {len(bank.identities())} identities, "
+            f"--val-fraction {val_fraction})"
+        )
+    spec = PoolSpec(
+        bank_root=str(bank.root),
+        identities=sorted({e.identity for e in part.entries}),
+        seed=seed,
+        size=size,
+        genuine_fraction=genuine_fraction,
+        families=tuple(chosen),
+        out=str(out),
+    )
+    try:
+        for sub in ("images", "masks"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+        probe = out / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        fail(f"{out}: cannot write ({e.strerror or e})")
+
+    chunk = 64
+    starts = list(range(0, n, chunk))
+    jobs = [range(s, min(s + chunk, n)) for s in starts]
+    records: list[Record] = []
+    try:
+        with _progress() as bar:
+            task = bar.add_task(f"synth {split}", total=n)
+            if workers > 1 and len(jobs) > 1:
+                with get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+                    for rows in pool.imap(partial(write_chunk, spec), jobs):
+                        records.extend(rows)
+                        bar.update(task, advance=len(rows))
+            else:
+                for job in jobs:
+                    rows = write_chunk(spec, job)
+                    records.extend(rows)
+                    bar.update(task, advance=len(rows))
+    except (BadInput, FaceBankError, ValueError) as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"{out}: {e.strerror or e}")
+    write_manifest(records, out / "manifest.csv")  # last, atomically: its presence means the pool is whole
+    fakes = sum(r.label for r in records)
+    console.print(
+        f"wrote {len(records)} crops ({fakes} fake, {len(records) - fakes} genuine) and "
+        f"{out / 'manifest.csv'}"
+    )

@@ -1,0 +1,219 @@
+"""`Synthesizer`: one reproducible forgery (or genuine face) per (seed, index), as a face crop + mask.
+
+Per sample, in this order (each step draws from one generator seeded by (seed, index), so a pool is
+reproducible and any worker can make any index):
+
+1. target: a bank face (video frames and large photos first; tight UTKFace crops rarely), rescaled
+   so its x2 crop is 0.7-1.5x the output size (or its native size when smaller);
+2. manipulation: one family (swap, reenact, rerender, selfblend) -> the fake canvas;
+3. THE mask = difference_mask(fake, original) before any compression (the same rule as FF++ and the
+   real forgeries); a draw whose mask is tiny, patchy or outside the x2 crop is redrawn, and after
+   `max_tries` the sample becomes genuine, so no faint change ever carries a noise mask;
+4. degradation, alike for genuine and fake: whole-frame down/up-scale, sensor noise, JPEG (sometimes twice);
+5. the crop: `crop_face` with the detector box jittered a little, mask resized nearest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..facebank import FaceBank
+from ..faces import crop_box, crop_face
+from ..masks import difference_mask
+from . import families
+from .families import Target
+
+FAMILIES = ("swap", "reenact", "rerender", "selfblend")
+FAMILY_WEIGHTS = {"swap": 0.35, "reenact": 0.15, "rerender": 0.3, "selfblend": 0.2}
+TARGET_KINDS = {"video": 0.5, "photo": 0.4, "tight": 0.1}  # FINDINGS: UTKFace mainly as donors
+
+
+@dataclass
+class SynthSample:
+    image: np.ndarray  # (S, S, 3) uint8 RGB face crop
+    mask: np.ndarray  # (S, S) uint8 {0,1}
+    label: int  # 1 manipulated, 0 genuine
+    method: str  # a family name, or "pristine"
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Draft:
+    """A sample before degradation and cropping (canvas pixels): what tests and the mask rule see."""
+
+    original: np.ndarray
+    fake: np.ndarray  # == original for genuine samples
+    mask: np.ndarray  # difference_mask(fake, original), uint8 {0,1}
+    box: tuple[int, int, int, int]  # jittered face box; the crop is crop_box(box, 2)
+    label: int
+    method: str
+    meta: dict
+
+
+def _normalised_shape(lm: np.ndarray) -> np.ndarray:
+    """Landmarks centred and scaled to unit RMS, not rotated: pose and face shape both count."""
+    c = lm - lm.mean(0)
+    return (c / max(np.sqrt((c**2).sum(1).mean()), 1e-6)).ravel()
+
+
+class Synthesizer:
+    """Forgeries from a face bank.
+
+    >>> synth = Synthesizer(FaceBank.load("bank"), seed=0)              # doctest: +SKIP
+    >>> s = synth.sample(17); s.image.shape, s.mask.shape, s.method     # doctest: +SKIP
+    ((256, 256, 3), (256, 256), 'swap')
+    """
+
+    def __init__(
+        self,
+        bank: FaceBank,
+        seed: int = 0,
+        size: int = 256,
+        genuine_fraction: float = 0.35,
+        families: tuple[str, ...] | list[str] = FAMILIES,
+        k_donors: int = 8,
+        max_tries: int = 4,
+        donors: FaceBank | None = None,
+    ):
+        unknown = set(families) - set(FAMILIES)
+        if unknown or not families:
+            raise ValueError(f"unknown families {sorted(unknown)}; choose from {', '.join(FAMILIES)}")
+        if not 0.0 <= genuine_fraction <= 1.0:
+            raise ValueError(f"genuine_fraction must be in [0, 1], got {genuine_fraction}")
+        if len(bank) == 0:
+            raise ValueError("the face bank is empty")
+        self.bank, self.donors = bank, donors or bank
+        self.seed, self.size, self.genuine_fraction = seed, size, genuine_fraction
+        self.families = tuple(families)
+        w = np.array([FAMILY_WEIGHTS[f] for f in self.families])
+        self._family_p = w / w.sum()
+        self.k_donors, self.max_tries = k_donors, max_tries
+        kinds = [e.kind for e in bank.entries]
+        kw = np.array([TARGET_KINDS.get(k, 0.1) / kinds.count(k) for k in kinds])
+        self._target_p = kw / kw.sum()
+        self._shapes = np.stack([_normalised_shape(e.landmarks) for e in self.donors.entries]).astype(
+            np.float32
+        )
+        self._donor_ids = np.array([e.identity for e in self.donors.entries])
+        self._donor_gray = np.array([e.gray for e in self.donors.entries])
+        if "swap" in self.families and len(set(self._donor_ids)) < 2:
+            raise ValueError("a swap needs faces of at least two identities in the bank")
+
+    def _rng(self, index_or_rng: int | np.random.Generator) -> np.random.Generator:
+        if isinstance(index_or_rng, np.random.Generator):
+            return index_or_rng
+        return np.random.default_rng([self.seed, int(index_or_rng)])
+
+    def _target(self, rng: np.random.Generator) -> tuple[int, Target, tuple[float, float, float, float]]:
+        i = int(rng.choice(len(self.bank), p=self._target_p))
+        e = self.bank.entries[i]
+        image, lm, box = self.bank.image(i), e.landmarks.copy(), np.array(e.box, np.float32)
+        side = max(box[2] - box[0], box[3] - box[1])
+        f = min(1.0, self.size * float(np.exp(rng.uniform(np.log(0.7), np.log(1.5)))) / (2 * side))
+        if f < 0.98:
+            h, w = image.shape[:2]
+            image = cv2.resize(
+                image, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA
+            )
+            lm, box = lm * f, box * f
+        else:
+            image = image.copy()
+        return i, Target(image, lm.astype(np.float32)), tuple(box)
+
+    def _donor(self, target_index: int, rng: np.random.Generator) -> int:
+        """A random one of the k donors nearest in landmark shape/pose, never the target's identity."""
+        ident = self.bank.entries[target_index].identity
+        d = ((self._shapes - _normalised_shape(self.bank.entries[target_index].landmarks)) ** 2).sum(1)
+        d[self._donor_ids == ident] = np.inf
+        d[self._donor_gray != self.bank.entries[target_index].gray] = np.inf  # no grey face on a colour photo
+        if not np.isfinite(d).any():  # only other-tone donors left: better than none
+            d = ((self._shapes - _normalised_shape(self.bank.entries[target_index].landmarks)) ** 2).sum(1)
+            d[self._donor_ids == ident] = np.inf
+        k = min(self.k_donors, int(np.isfinite(d).sum()))
+        near = np.argpartition(d, k - 1)[:k]
+        return int(rng.choice(near))
+
+    def _manipulate(self, family: str, ti: int, t: Target, rng: np.random.Generator):
+        if family == "swap":
+            j = self._donor(ti, rng)
+            fake, alpha, meta = families.swap(t, self.donors.image(j), self.donors.entries[j].landmarks, rng)
+            meta["donor"] = self.donors.entries[j].identity
+            return fake, alpha, meta
+        return getattr(families, family)(t, rng)
+
+    def draft(self, index_or_rng: int | np.random.Generator) -> Draft:
+        """The sample `index` before degradation and cropping (see the module docstring)."""
+        rng = self._rng(index_or_rng)
+        return self._draft(rng)
+
+    def _draft(self, rng: np.random.Generator) -> Draft:
+        ti, t, fbox = self._target(rng)
+        e = self.bank.entries[ti]
+        side = max(fbox[2] - fbox[0], fbox[3] - fbox[1])
+        cx, cy = (
+            (fbox[0] + fbox[2]) / 2 + rng.uniform(-0.04, 0.04) * side,
+            (fbox[1] + fbox[3]) / 2 + rng.uniform(-0.04, 0.04) * side,
+        )
+        half = side * rng.uniform(0.93, 1.07) / 2
+        box = (int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)))
+        meta = {"target": e.identity, "source": e.source, "kind": e.kind}
+        if rng.random() >= self.genuine_fraction:
+            family = str(rng.choice(self.families, p=self._family_p))
+            for attempt in range(1, self.max_tries + 1):
+                fake, alpha, fmeta = self._manipulate(family, ti, t, rng)
+                mask = difference_mask(fake, t.image)
+                if self._visible(mask, alpha, box):
+                    meta.update(fmeta, attempts=attempt, mask_fraction=round(float(mask.mean()), 4))
+                    return Draft(t.image, fake, mask, box, 1, family, meta)
+            meta["rejected"] = family  # too faint max_tries times: a genuine sample instead
+        return Draft(t.image, t.image, np.zeros(t.hw, np.uint8), box, 0, "pristine", meta)
+
+    def _visible(self, mask: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+        """The change is a real region: big enough in the crop, inside the crop, covering a fair part
+        of what was pasted (not a few specks of a faint blend)."""
+        area = int(mask.sum())
+        x0, y0, x1, y1 = crop_box(box, 2.0)
+        crop_area = (x1 - x0) * (y1 - y0)
+        inside = int(mask[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)].sum())
+        intended = int((alpha > 0.5).sum())
+        return area >= 0.004 * crop_area and inside >= 0.97 * area and area >= 0.45 * intended
+
+    def _degrade(self, image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.ndarray:
+        h, w = image.shape[:2]
+        if rng.random() < 0.3:  # a lower-resolution camera or a resized upload
+            f = rng.uniform(0.4, 0.9)
+            small = cv2.resize(
+                image, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA
+            )
+            image = cv2.resize(
+                small, (w, h), interpolation=(cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(2))]
+            )
+            meta["rescale"] = round(float(f), 2)
+        if rng.random() < 0.1:
+            noise = rng.normal(0, rng.uniform(1, 4), image.shape).astype(np.float32)
+            image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+        qualities = []
+        if rng.random() < 0.85:
+            qualities.append(int(rng.integers(40, 98)))
+            if rng.random() < 0.2:  # re-encoded uploads
+                qualities.append(int(rng.integers(50, 96)))
+        for q in qualities:
+            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, q])
+            image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)  # channel order is irrelevant to a round trip
+        meta["jpeg"] = qualities
+        return image
+
+    def finish(self, draft: Draft, rng: np.random.Generator) -> SynthSample:
+        """Degrade and crop a draft (the rng continues the one that drew it)."""
+        meta = dict(draft.meta)
+        degraded = self._degrade(draft.fake, rng, meta)
+        crop = crop_face(degraded, draft.box, size=self.size, scale=2.0, mask=draft.mask)
+        return SynthSample(crop.image, crop.mask, draft.label, draft.method, meta)
+
+    def sample(self, index_or_rng: int | np.random.Generator) -> SynthSample:
+        """Sample `index` (reproducible for a given seed), or one drawn from the generator passed."""
+        rng = self._rng(index_or_rng)
+        return self.finish(self._draft(rng), rng)

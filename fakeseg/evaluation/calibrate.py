@@ -1,0 +1,150 @@
+"""Thresholds picked on validation data: tau2 (Eq. 6) for every model, tau1 (Eq. 4) for cls models."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.records import Record
+from ..data.transforms import to_tensor
+from ..metrics import ConfusionMatrix, best_threshold
+from ..models import resolve_weights, scores_and_maps
+from ..models._weights import CONFIG_NAME
+from .crops import iter_samples
+from .inputs import EvalError, ProgressFn, SkipFn, batches, load_for_eval, pick_device, plan_data
+from .report import atomic_write
+
+TAU1_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # CAM thresholds tried by calibrate()
+
+
+@dataclass
+class Calibration:
+    tau2: float
+    tau1: float | None  # cls only
+    balanced_accuracy: float  # on the validation data at tau2
+    miou_fakes: float | None  # cls: mIoU on the validation fakes at (tau1, tau2)
+    n_fake: int
+    n_genuine: int
+    data: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class _Replay(torch.nn.Module):
+    """Hands scores_and_maps a forward output computed once, so each tau1 reuses the one read-out."""
+
+    def __init__(self, out: torch.Tensor, task: str):
+        super().__init__()
+        self.out, self.task = out, task
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out
+
+
+def calibrate(
+    weights_or_model,
+    data: str | Path | list[Record],
+    *,
+    split: str | None = None,
+    face_crop: bool | None = None,
+    device: str | None = None,
+    batch_size: int = 16,
+    on_skip: SkipFn | None = None,
+    progress: ProgressFn | None = None,
+) -> Calibration:
+    """Pick tau2 (max balanced accuracy) and, for cls models, tau1 (max mIoU on the fakes at that
+    tau2, masks of images judged real being empty as in evaluation) on validation data."""
+    dev = pick_device(device)
+    loaded = load_for_eval(weights_or_model, dev)
+    cfg, is_cls = loaded.config, loaded.config.task == "cls"
+    plan = plan_data(data, split)
+    crop = plan.face_crop if face_crop is None else face_crop
+    scores, labels = [], []
+    per_tau1: list[np.ndarray] = []  # per fake image: (len(TAU1_GRID), 4) counts tp, fp, fn, tn
+    n_skipped = 0
+
+    def skip(record: Record, reason: str) -> None:
+        nonlocal n_skipped
+        n_skipped += 1
+        if on_skip:
+            on_skip(str(record.image), reason)
+
+    for batch in batches(
+        iter_samples(plan.items, cfg.input_size, cfg.crop_scale, crop, False, skip), batch_size
+    ):
+        x = to_tensor([s.image for s in batch], cfg.mean, cfg.std).to(dev)
+        with torch.no_grad():
+            out = loaded.model(x)
+        score, _ = scores_and_maps(_Replay(out, cfg.task), x, cfg.tau1, 0.0)
+        scores += score.cpu().tolist()
+        labels += [s.record.label for s in batch]
+        if is_cls:
+            maps = [
+                scores_and_maps(_Replay(out, cfg.task), x, t, 0.0)[1].cpu().numpy() > 0.5 for t in TAU1_GRID
+            ]
+            for i, s in enumerate(batch):
+                if s.record.label == 1:
+                    truth = s.mask.astype(bool)
+                    per_tau1.append(np.array([_counts(m[i], truth) for m in maps], np.int64))
+        if progress:
+            progress(len(scores) + n_skipped, plan.total)
+    y = np.asarray(labels)
+    if not (y == 1).any() or not (y == 0).any():
+        raise EvalError(
+            f"calibration needs fake and genuine images; {plan.description['path']} has "
+            f"{int((y == 1).sum())} fake, {int((y == 0).sum())} genuine usable"
+        )
+    tau2, bal = best_threshold(scores, labels)
+    tau1, miou = None, None
+    if is_cls:
+        fake_scores = np.asarray(scores)[y == 1]
+        counts = np.stack(per_tau1)  # (n_fake, n_tau1, 4)
+        judged_real = fake_scores < tau2
+        # an image judged real gets an empty mask: its manipulated pixels all become false negatives
+        empty = np.stack(
+            [
+                np.zeros(len(counts)),
+                np.zeros(len(counts)),
+                counts[:, 0, 0] + counts[:, 0, 2],
+                counts[:, 0, 1] + counts[:, 0, 3],
+            ],
+            1,
+        ).astype(np.int64)
+        counts[judged_real] = empty[judged_real][:, None, :]
+        mious = [
+            ConfusionMatrix.from_counts(*(int(v) for v in counts[:, k].sum(0))).miou
+            for k in range(len(TAU1_GRID))
+        ]
+        best = int(np.argmax(mious))
+        tau1, miou = TAU1_GRID[best], mious[best]
+    return Calibration(
+        tau2, tau1, bal, miou, int((y == 1).sum()), int((y == 0).sum()), plan.description["path"]
+    )
+
+
+def _counts(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, int]:
+    tp = int(np.count_nonzero(pred & truth))
+    fp = int(np.count_nonzero(pred)) - tp
+    fn = int(np.count_nonzero(truth)) - tp
+    return tp, fp, fn, truth.size - tp - fp - fn
+
+
+def save_thresholds(weights: str, calibration: Calibration) -> Path:
+    """Store calibrated tau2 (and tau1) in the checkpoint's config.json, atomically. The sha256 covers
+    the tensor file only, so the checkpoint stays valid."""
+    if str(weights).startswith("hf://"):
+        raise EvalError("thresholds cannot be saved into the hub cache; download the folder and pass it")
+    folder = resolve_weights(weights)
+    path = folder / CONFIG_NAME
+    config = json.loads(path.read_text())
+    config["tau2"] = calibration.tau2
+    if calibration.tau1 is not None:
+        config["tau1"] = calibration.tau1
+    config.setdefault("extra", {})["calibration"] = calibration.to_dict()
+    atomic_write(path, json.dumps(config, indent=2) + "\n")
+    return path

@@ -1,0 +1,383 @@
+"""The detect engine: frames stream in, FrameResults stream out; nothing is collected in memory.
+
+Per source: a reader thread decodes frames into a small bounded queue (decoding overlaps inference);
+FaceTracker finds faces (full HOG detection every `detect_every` frames, optical flow between);
+each face is cropped with THE shared `crop_face` at the checkpoint's input size and crop scale;
+crops from consecutive frames are batched through `scores_and_maps` (THE read-out shared with eval)
+under bf16 autocast + channels_last on CPU, fp16 on CUDA.
+
+>>> import fakeseg
+>>> for result in fakeseg.detect(["samples/demo.mp4"], weights="fn3.synth"):   # doctest: +SKIP
+...     print(result.frame, [(f.face_id, round(f.score, 3), f.fake) for f in result.faces])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data.faces import crop_face
+from .data.io import BadInput, read_image
+from .data.sources import expand_sources, is_video, iter_frames, video_info
+from .data.transforms import to_tensor
+from .models import canonical_name, load_model, scores_and_maps
+from .models._weights import WeightsError, list_shipped_weights, read_config
+from .results import FAKE_PIXEL, FaceResult, FrameResult, RunWriter
+from .tracking import FaceTracker
+
+DETECT_INTERVAL_S = 0.33  # default: a full face detection about three times a second of video
+_QUEUE_FRAMES = 8  # decoded frames waiting for the model; bounds the reader's memory
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """`device` if given (checked), else cuda, then mps, then cpu."""
+    if device:
+        try:
+            dev = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"--device {device!r}: expected cuda, cuda:N, mps or cpu") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available on this machine")
+        if dev.type == "mps" and not (
+            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+        ):
+            raise ValueError(f"--device {device}: MPS is not available on this machine")
+        if dev.type not in ("cuda", "mps", "cpu"):
+            raise ValueError(f"--device {device!r}: expected cuda, cuda:N, mps or cpu")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def default_weights(arch: str | None = None) -> str:
+    """The shipped weights detect uses when --weights is not given: among tags of `arch` (any arch when
+    None), the one whose config says `extra.default: true`, else the first seg tag in name order."""
+    wanted = canonical_name(arch) if arch else None
+    candidates = []
+    for tag, folder in list_shipped_weights().items():
+        config = read_config(folder)
+        if wanted is None or canonical_name(config.arch) == wanted:
+            candidates.append((not config.extra.get("default", False), config.task != "seg", tag))
+    if not candidates:
+        which = f"for {wanted} " if wanted else ""
+        raise WeightsError(
+            f"no shipped weights {which}in this install; pass --weights FOLDER|TAG|hf://org/repo"
+        )
+    return min(candidates)[2]
+
+
+def _cpu_bf16_is_fast() -> bool:
+    # without native bf16 (AVX512-BF16 / AMX) oneDNN emulates it and autocast is slower than fp32
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(device: torch.device, precision: str = "auto") -> str:
+    """'auto' -> bf16 on a CPU with native bf16, fp16 on CUDA, else fp32."""
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "fp16"
+    if device.type == "cpu" and _cpu_bf16_is_fast():
+        return "bf16"
+    return "fp32"
+
+
+def _prefetch(items: Iterator, maxsize: int = _QUEUE_FRAMES) -> Iterator:
+    """Run `items` in a reader thread; yield them here through a bounded queue. Exceptions raised
+    by the reader (e.g. BadInput for a truncated video) are re-raised here, after the items before them."""
+    q: queue.Queue = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+    done = object()
+
+    def reader() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as e:  # handed to the consumer, which raises it in its own thread
+            q.put(e)
+
+    thread = threading.Thread(target=reader, name="fakeseg-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class Predictor:
+    """Loads a checkpoint once and turns sources into streams of FrameResults.
+
+    >>> predictor = Predictor(weights="fn3.synth")                            # doctest: +SKIP
+    >>> for result in predictor.stream("clip.mp4"):                          # doctest: +SKIP
+    ...     result.save_overlay(f"frame{result.frame}.png")
+    """
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        arch: str | None = None,
+        device: str | None = None,
+        batch_size: int = 16,
+        threshold: float | None = None,
+        detect_every: int | None = None,
+        precision: str = "auto",
+    ):
+        self.device = pick_device(device)
+        self.weights = str(weights) if weights is not None else default_weights(arch)
+        self.model, self.config = load_model(self.weights, self.device)
+        if arch and canonical_name(arch) != canonical_name(self.config.arch):
+            raise WeightsError(f"--arch {arch} does not match the weights' architecture {self.config.arch}")
+        self.precision = resolve_precision(self.device, precision)
+        if self.device.type in ("cpu", "cuda"):
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.batch_size = max(1, int(batch_size))
+        self.threshold = float(self.config.tau2 if threshold is None else threshold)
+        self.detect_every = detect_every
+        self.last_tracker: FaceTracker | None = None
+
+    def info(self) -> dict:
+        """What summary.json records about the model and how it ran."""
+        c = self.config
+        return {
+            "model": {
+                "weights": self.weights,
+                "arch": c.arch,
+                "task": c.task,
+                "input_size": c.input_size,
+                "crop_scale": c.crop_scale,
+                "tau1": c.tau1,
+                "tau2": self.threshold,
+                "checkpoint_tau2": c.tau2,
+                "training_data": c.training_data,
+                "sha256": c.sha256,
+            },
+            "device": str(self.device),
+            "precision": self.precision,
+            "batch_size": self.batch_size,
+            "detect_every": self.detect_every if self.detect_every else f"auto ({DETECT_INTERVAL_S} s)",
+        }
+
+    def _autocast(self):
+        if self.precision == "bf16" and self.device.type == "cpu":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        if self.precision in ("fp16", "bf16") and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16 if self.precision == "fp16" else torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def predict_crops(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """RGB uint8 crops at the model's input size -> (scores (N,), probability maps (N, S, S) float32)."""
+        scores, maps = [], []
+        for i in range(0, len(crops), self.batch_size):
+            x = to_tensor(crops[i : i + self.batch_size], self.config.mean, self.config.std)
+            if self.device.type in ("cpu", "cuda"):
+                x = x.contiguous(memory_format=torch.channels_last)
+            x = x.to(self.device, non_blocking=True)
+            with self._autocast():
+                score, prob = scores_and_maps(self.model, x, self.config.tau1, self.threshold)
+            scores.append(score.float().cpu().numpy())
+            maps.append(prob.float().cpu().numpy())
+        if not scores:
+            s = self.config.input_size
+            return np.zeros(0, np.float32), np.zeros((0, s, s), np.float32)
+        return np.concatenate(scores), np.concatenate(maps)
+
+    def frames(
+        self, source: str | Path
+    ) -> tuple[bool, float, Iterator[tuple[int, float | None, np.ndarray]]]:
+        """(is_video, fps, frames) of one file; raises BadInput when it cannot be read at all."""
+        path = Path(source)
+        if is_video(path):
+            info = video_info(path)  # fails early on unreadable / zero-frame videos
+            return True, info.fps, _prefetch(iter_frames(path))
+        return False, 0.0, iter([(0, None, read_image(path))])
+
+    def stream(
+        self,
+        source: str | Path,
+        frames: Iterator | None = None,
+        is_video: bool | None = None,
+        fps: float = 0.0,
+    ) -> Iterator[FrameResult]:
+        """FrameResults of one image or video, in frame order. A video that breaks off part-way
+        raises BadInput after the frames decoded before the break have been yielded."""
+        if frames is None:
+            is_video, fps, frames = self.frames(source)
+        every = self.detect_every or max(1, round((fps or 25.0) * DETECT_INTERVAL_S))
+        tracker = FaceTracker(detect_every=every if is_video else 1)
+        self.last_tracker = tracker
+        size, scale = self.config.input_size, self.config.crop_scale
+        pending: list[tuple[int, float | None, np.ndarray, list]] = []
+        n_crops = 0
+        for index, time_s, rgb in frames:
+            tracked = tracker.update(index, rgb)
+            faces = [
+                (track_id, box, detected, crop_face(rgb, box, size=size, scale=scale))
+                for track_id, box, detected in tracked
+            ]
+            pending.append((index, time_s, rgb, faces))
+            n_crops += len(faces)
+            if n_crops >= self.batch_size or len(pending) >= self.batch_size:
+                yield from self._flush(str(source), pending, bool(is_video))
+                pending, n_crops = [], 0
+        yield from self._flush(str(source), pending, bool(is_video))
+
+    def _flush(self, source: str, pending: list, is_video: bool) -> Iterator[FrameResult]:
+        crops = [crop.image for _, _, _, faces in pending for *_, crop in faces]
+        scores, maps = self.predict_crops(crops)
+        k = 0
+        for index, time_s, rgb, faces in pending:
+            results = []
+            for track_id, box, detected, crop in faces:
+                score, prob = float(scores[k]), maps[k]
+                results.append(
+                    FaceResult(
+                        face_id=track_id,
+                        box=box,
+                        crop_box=crop.box,
+                        score=score,
+                        fake=score >= self.threshold,
+                        fake_area=float((prob >= FAKE_PIXEL).mean()),
+                        mask=prob,
+                        detected=detected,
+                    )
+                )
+                k += 1
+            yield FrameResult(
+                source=source,
+                frame=index,
+                time_s=time_s,
+                image=rgb,
+                faces=results,
+                threshold=self.threshold,
+                is_video=is_video,
+            )
+
+    def __call__(self, sources: Iterable[str | Path] | str | Path) -> Iterator[FrameResult]:
+        if isinstance(sources, (str, Path)):
+            sources = [sources]
+        for path in expand_sources(sources):
+            yield from self.stream(path)
+
+
+def detect(
+    sources: Iterable[str | Path] | str | Path,
+    weights: str | Path | None = None,
+    arch: str | None = None,
+    device: str | None = None,
+    batch_size: int = 16,
+    threshold: float | None = None,
+    detect_every: int | None = None,
+    precision: str = "auto",
+) -> Iterator[FrameResult]:
+    """Stream FrameResults (the objects `fakeseg detect` writes) for images, folders, globs and videos.
+
+    Raises BadInput for a source that cannot be read; use Predictor.stream per file to skip bad ones.
+
+    >>> import fakeseg
+    >>> results = fakeseg.detect("samples/demo.mp4")                          # doctest: +SKIP
+    >>> next(results).faces[0].score                                           # doctest: +SKIP
+    0.41
+    """
+    predictor = Predictor(
+        weights=weights,
+        arch=arch,
+        device=device,
+        batch_size=batch_size,
+        threshold=threshold,
+        detect_every=detect_every,
+        precision=precision,
+    )
+    yield from predictor(sources)
+
+
+def detect_to_folder(
+    paths: list[Path],
+    out: str | Path,
+    predictor: Predictor,
+    overwrite: bool = False,
+    mask_format: str = "npz",
+    save_video: bool = True,
+    on_source: Callable[[Path, int], None] | None = None,
+    on_frame: Callable[[FrameResult], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+    errors: Iterable[tuple[str, str]] = (),
+) -> dict:
+    """Run `predictor` over files and write the run folder (see docs/detect.md); return the summary.
+
+    A file that cannot be read becomes a warning and an "error" entry; the others go on. `errors`
+    are sources that already failed before (e.g. a missing path) and are recorded the same way.
+    Raises OutputError when `out` cannot be written or holds a run and `overwrite` is False.
+    """
+    warn = on_warning or (lambda message: None)
+    with RunWriter(out, overwrite=overwrite, mask_format=mask_format, save_video=save_video) as run:
+        for source, message in errors:
+            run.add_error(source, message)
+        for path in paths:
+            try:
+                is_vid, fps, frames = predictor.frames(path)
+            except BadInput as e:
+                warn(str(e))
+                run.add_error(str(path), str(e))
+                continue
+            if on_source:
+                on_source(path, video_info(path).n_frames if is_vid else 1)
+            writer = run.start_source(path, is_vid, fps)
+            try:
+                for result in predictor.stream(path, frames, is_vid, fps):
+                    writer.add(result)
+                    if on_frame:
+                        on_frame(result)
+            except BadInput as e:  # broke off part-way: keep what was decoded, and say so
+                warn(f"{e}; kept the {writer.frames} frames before the break")
+                if writer.frames == 0:
+                    writer.abort()
+                    run.add_error(str(path), str(e))
+                    continue
+                writer.close(warning=str(e))
+                continue
+            except BaseException:
+                writer.abort()
+                raise
+            writer.close()
+        return run.finish(predictor.info())
+
+
+__all__ = [
+    "BadInput",
+    "DETECT_INTERVAL_S",
+    "Predictor",
+    "default_weights",
+    "detect",
+    "detect_to_folder",
+    "pick_device",
+    "resolve_precision",
+]

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Trains the shipped weights (fn3 / vgg5, seg and cls) on forgeries synthesised from the face bank.
+# Made for one lent GPU machine (16 cores, one H100, ~8 minutes), but runs anywhere at a smaller scale:
+#   BUDGET_S=480 N_TRAIN=60000 scripts/train_shipped.sh BANK OUTDIR
+# 1. one pool of synthetic training crops (train identities) and one of validation crops (held-out identities),
+# 2. four trainings at once on the same pool (`fakeseg train`, the paper's Adam 1e-3 / batch 64 recipe),
+#    each stopped cleanly by --max-minutes so the whole script ends inside BUDGET_S,
+# 3. the run folders (checkpoints, metrics, plots, logs) packed into OUTDIR/runs_{best,last}.tgz.
+set -uo pipefail
+BANK=${1:?face bank folder}
+OUTDIR=${2:?output folder}
+BUDGET_S=${BUDGET_S:-480}
+N_TRAIN=${N_TRAIN:-60000}
+N_VAL=${N_VAL:-2000}
+WORK=${WORK:-/tmp/fakeseg_shipped}
+CORES=$(nproc)
+START=$(date +%s)
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+mkdir -p "$WORK" "$OUTDIR"
+LOG="$OUTDIR/train_shipped.log"
+say() { echo "[$(( $(date +%s) - START ))s] $*" | tee -a "$LOG"; }
+pack() {
+  # two archives (each < 16 MB): best/ checkpoints with every metric, plot and log; then last/.
+  # resume/ (optimiser state) stays behind: these runs are finished.
+  say "packing run folders"
+  (cd "$WORK" && tar czf "$OUTDIR/runs_best.tgz" --exclude='*/resume' --exclude='*/last' runs \
+                && tar czf "$OUTDIR/runs_last.tgz" runs/*/last) 2>>"$LOG" || say "pack failed"
+}
+trap pack EXIT
+
+say "machine: $(nproc) cores; $($PY -c 'import torch;print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")' 2>&1)"
+say "synth: $N_TRAIN train + $N_VAL val crops from $BANK"
+$PY -m fakeseg synth --bank "$BANK" --out "$WORK/val" --n "$N_VAL" --split val --seed 1 --workers "$CORES" >>"$LOG" 2>&1 \
+  || { say "synth val failed"; exit 1; }
+$PY -m fakeseg synth --bank "$BANK" --out "$WORK/train" --n "$N_TRAIN" --split train --seed 0 --workers "$CORES" >>"$LOG" 2>&1 \
+  || { say "synth train failed"; exit 1; }
+say "synth done"
+
+# what is left of the budget, less a margin for the final checkpoint, validation and packing
+LEFT_S=$(( BUDGET_S - ($(date +%s) - START) - 45 ))
+MINUTES=$($PY -c "print(max(0.2, $LEFT_S / 60))")
+WORKERS=$(( CORES >= 8 ? (CORES - 4) / 4 : 1 ))
+say "training 4 models for ${MINUTES} min each, $WORKERS loader workers each"
+for run in fn3:seg vgg5:seg fn3:cls vgg5:cls; do
+  arch=${run%:*}; task=${run#*:}
+  $PY -m fakeseg train --arch "$arch" --task "$task" \
+      --data "$WORK/train/manifest.csv" --val-data "$WORK/val/manifest.csv" \
+      --epochs 1000 --max-minutes "$MINUTES" --workers "$WORKERS" --save-every 500 \
+      --out "$WORK/runs/$arch-$task" > "$WORK/$arch-$task.log" 2>&1 &
+done
+wait
+for run in fn3-seg vgg5-seg fn3-cls vgg5-cls; do
+  mkdir -p "$WORK/runs/$run"; cp "$WORK/$run.log" "$WORK/runs/$run/train.log" 2>/dev/null
+  say "$run: $(tail -c 400 "$WORK/$run.log" | tr '\r' '\n' | grep -v '^\s*$' | tail -2 | tr '\n' ' ')"
+done
+say "done"

@@ -1,0 +1,295 @@
+"""`fakeseg detect` and its engine: outputs, formats, tracking, the verdict rule, the Python API.
+
+The full pipeline runs on the bundled sample (samples/demo.mp4, a real GHOST face swap, and
+samples/genuine.jpg) with a random-init FN3 checkpoint: the weights' quality is not under test here,
+the plumbing (crops, read-out, files, verdicts) is.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from fakeseg.cli import app
+from fakeseg.data.faces import crop_face
+from fakeseg.data.transforms import to_tensor
+from fakeseg.models import WeightsConfig, create_model, save_checkpoint, scores_and_maps
+from fakeseg.results import (
+    MASK_SIDE,
+    FaceResult,
+    FrameResult,
+    MaskArchiveWriter,
+    load_masks,
+    source_verdict,
+    track_summary,
+)
+from fakeseg.tracking import FaceTracker
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "samples" / "demo.mp4"
+GENUINE = REPO / "samples" / "genuine.jpg"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("w") / "fn3-random"
+    save_checkpoint(create_model("fn3", "seg"), folder, WeightsConfig(arch="fn3", task="seg", tau2=0.5))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def demo_run(weights, tmp_path_factory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("run") / "demo"
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            str(DEMO),
+            str(GENUINE),
+            "--weights",
+            str(weights),
+            "--out",
+            str(out),
+            "--detect-every",
+            "5",
+        ],
+        env={"COLUMNS": "200"},
+    )
+    return out, result
+
+
+def test_sample_clip_is_small_short_and_readable():
+    cap = cv2.VideoCapture(str(DEMO))
+    n, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    assert DEMO.stat().st_size < 1.5e6 and 2.0 <= n / fps <= 4.0
+
+
+def test_detect_writes_every_output(demo_run):
+    out, result = demo_run
+    assert result.exit_code == 0, result.output
+    for name in (
+        "scores.csv",
+        "scores.json",
+        "summary.json",
+        "report.html",
+        "masks/demo.npz",
+        "masks/genuine.png",
+        "overlays/demo.mp4",
+        "overlays/genuine.png",
+    ):
+        assert (out / name).is_file(), name
+    assert not [p.name for p in out.rglob(".*")], "temp files left behind"
+    assert "verdict" in result.output and "demo.mp4" in result.output  # the rich verdict table
+
+
+def test_scores_one_row_per_frame_and_face(demo_run):
+    out, _ = demo_run
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    video = [r for r in rows if r["source"].endswith("demo.mp4")]
+    # the swapped face is one track over all 66 frames: the tracker kept its id between detections
+    assert [int(r["frame"]) for r in video if r["face_id"] == "1"] == list(range(66))
+    assert all(r["status"] == "face" for r in video)
+    detected = [int(r["frame"]) for r in video if r["face_id"] == "1" and r["detected"] == "1"]
+    assert detected == list(range(0, 66, 5))  # --detect-every 5
+    for r in video:
+        score, area = float(r["score"]), float(r["fake_area"])
+        assert 0 <= score <= 1 and 0 <= area <= 1 and r["fake"] == str(int(score >= 0.5))
+    assert abs(float(video[25]["time_s"]) - 1.0) < 1e-6  # 25 fps
+    as_json = json.loads((out / "scores.json").read_text())
+    assert len(as_json) == len(rows) and as_json[3]["score"] == pytest.approx(float(video[3]["score"]))
+    assert len(as_json[3]["box"]) == 4
+
+
+def test_summary_verdicts_follow_the_rule(demo_run):
+    out, _ = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"]["arch"] == "fn3" and summary["model"]["tau2"] == 0.5 and summary["rule"]
+    assert summary["fakeseg_version"] and summary["counts"]["processed"] == 2
+    video = next(s for s in summary["sources"] if s["kind"] == "video")
+    assert video["frames"] == video["frames_with_face"] == 66
+    track = video["tracks"][0]
+    assert track["face_id"] == 1 and track["frames"] == 66 and track["detections"] == 14 and track["counted"]
+    # HOG finds a hand as a face at frame 30 only; tracked for a few frames, it must not count
+    assert all(not t["counted"] for t in video["tracks"][1:])
+    scores = [
+        float(r["score"])
+        for r in csv.DictReader(open(out / "scores.csv"))
+        if r["source"] == video["source"] and r["face_id"] == "1"
+    ]
+    assert track["median"] == pytest.approx(float(np.median(scores)), abs=1e-5)
+    assert video["verdict"] == ("fake" if track["median"] >= 0.5 else "real")
+    assert len(video["outputs"]["top_frames"]) == 3
+    assert max(scores) <= video["outputs"]["top_frames"][0]["score"] + 1e-6
+
+
+def test_npz_masks_read_back_with_one_call(demo_run):
+    out, _ = demo_run
+    masks = load_masks(out / "masks" / "demo.npz")
+    rows = [r for r in csv.DictReader(open(out / "scores.csv")) if r["source"].endswith("demo.mp4")]
+    assert masks.mask.shape == (len(rows), MASK_SIDE, MASK_SIDE) and masks.mask.dtype == np.uint8
+    assert masks.frame_hw == (560, 464) and list(masks.frame) == [int(r["frame"]) for r in rows]
+    assert list(masks.face_id) == [int(r["face_id"]) for r in rows]
+    # the stored masks are the masks that were scored: their mean is the score (up to 8-bit + resizing)
+    assert np.allclose(masks.mask.mean(axis=(1, 2)) / 255, [float(r["score"]) for r in rows], atol=0.01)
+    full = masks.frame_map(10)
+    assert full.shape == (560, 464) and full.max() > 0 and (masks.frame_map(999) == 0).all()
+    image_mask = load_masks(out / "masks" / "genuine.png")
+    assert image_mask.shape == (560, 464) and 0 < image_mask.max() <= 1
+
+
+def test_overlay_video_and_report(demo_run):
+    out, _ = demo_run
+    cap = cv2.VideoCapture(str(out / "overlays" / "demo.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 66 and cap.get(cv2.CAP_PROP_FPS) == pytest.approx(25.0)
+    cap.release()
+    html = (out / "report.html").read_text()
+    assert "<svg" in html and "data:image/jpeg;base64," in html and "genuine.jpg" in html
+    assert "src='http" not in html and 'src="http' not in html and "<link" not in html  # self-contained
+
+
+def test_json_flag_prints_only_the_summary(demo_run, weights, tmp_path):
+    result = runner.invoke(
+        app, ["detect", str(GENUINE), "--weights", str(weights), "--out", str(tmp_path / "j"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["sources"][0]["kind"] == "image" and summary["sources"][0]["faces"] == 1
+
+
+def test_existing_run_is_not_overwritten(demo_run, weights):
+    out, _ = demo_run
+    before = (out / "summary.json").read_text()
+    result = runner.invoke(app, ["detect", str(GENUINE), "--weights", str(weights), "--out", str(out)])
+    assert result.exit_code == 1 and "--overwrite" in result.output
+    assert (out / "summary.json").read_text() == before
+
+
+def test_python_api_scores_equal_the_model_on_the_shared_crop(weights):
+    import fakeseg
+
+    results = list(fakeseg.detect(GENUINE, weights=weights, precision="fp32"))
+    assert len(results) == 1 and len(results[0].faces) == 1
+    face = results[0].faces[0]
+    model = create_model("fn3", "seg")
+    from safetensors.torch import load_file
+
+    model.load_state_dict(load_file(str(weights / "model.safetensors")))
+    crop = crop_face(results[0].image, face.box, size=256, scale=2.0)
+    score, prob = scores_and_maps(model.eval(), to_tensor([crop.image]))
+    assert face.crop_box == crop.box
+    assert face.score == pytest.approx(float(score[0]), abs=1e-5)
+    assert np.allclose(face.mask, prob[0].numpy(), atol=1e-5)
+    overlay = results[0].overlay()
+    assert overlay.shape == results[0].image.shape and not np.array_equal(overlay, results[0].image)
+
+
+def test_bf16_stays_close_to_fp32(weights):
+    from fakeseg.predict import Predictor
+
+    rgb = cv2.cvtColor(cv2.imread(str(GENUINE)), cv2.COLOR_BGR2RGB)
+    fp32, auto = Predictor(weights, precision="fp32"), Predictor(weights, precision="auto")
+    crop = crop_face(rgb, (180, 120, 290, 230), size=256).image
+    s32, m32 = fp32.predict_crops([crop, crop[::-1].copy()])
+    s16, m16 = auto.predict_crops([crop, crop[::-1].copy()])
+    assert np.abs(s32 - s16).max() < 0.01 and np.abs(m32 - m16).max() < 0.1
+
+
+# ---- tracking, verdicts and the mask archive, without the face detector -------------------------
+
+
+def _moving_square_frames(n: int, step: int = 3):
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (60, 60, 3), dtype=np.uint8)
+    texture = cv2.GaussianBlur(texture, (5, 5), 0)
+    for i in range(n):
+        frame = np.full((240, 320, 3), 90, np.uint8)
+        x = 40 + step * i
+        frame[80:140, x : x + 60] = texture
+        yield i, frame, (x, 80, x + 60, 140)
+
+
+def test_tracker_detects_on_a_stride_and_follows_the_face_between():
+    calls = []
+
+    def detector(rgb):
+        from fakeseg.data.faces import Face
+
+        calls.append(1)
+        x = int(np.argmax(rgb[110, :, 0] != 90))
+        return [Face((x, 80, x + 60, 140))]
+
+    tracker = FaceTracker(detect_every=5, detector=detector)
+    for i, frame, truth in _moving_square_frames(12):
+        ((track_id, box, detected),) = tracker.update(i, frame)
+        assert detected == (i % 5 == 0)
+        assert track_id == 1
+        assert abs(box[0] - truth[0]) <= 2, (i, box, truth)  # optical flow kept up with the 3 px/frame motion
+    assert len(calls) == 3  # frames 0, 5, 10
+
+
+def test_tracker_new_face_gets_a_new_id():
+    faces = [[(10, 10, 50, 50)], [(10, 10, 50, 50), (200, 100, 240, 140)], [(200, 100, 240, 140)]]
+    from fakeseg.data.faces import Face
+
+    it = iter(faces)
+    tracker = FaceTracker(detect_every=1, detector=lambda rgb: [Face(b) for b in next(it)])
+    frame = np.zeros((240, 320, 3), np.uint8)
+    assert [t for t, *_ in tracker.update(0, frame)] == [1]
+    assert [t for t, *_ in tracker.update(1, frame)] == [1, 2]
+    assert [t for t, *_ in tracker.update(2, frame)] == [2]
+
+
+def test_verdict_rule_median_min_frames_and_no_face():
+    def track(i, scores):
+        return track_summary(i, np.arange(len(scores)), np.asarray(scores, np.float32), 0.5)
+
+    # a 2-frame spurious track is ignored when a long track exists; a robust median ignores one spike
+    tracks = [track(1, [0.1, 0.2, 0.9, 0.1, 0.2]), track(2, [0.9, 0.95])]
+    verdict, score = source_verdict(tracks)
+    assert verdict == "real" and score == pytest.approx(0.2) and tracks[1]["counted"] is False
+    assert source_verdict([track(1, [0.6, 0.7, 0.4])])[0] == "fake"
+    assert source_verdict([track(1, [0.7])])[0] == "fake"  # an image: one frame is enough
+    assert source_verdict([]) == ("no face", None)
+
+
+def test_mask_archive_round_trip(tmp_path):
+    writer = MaskArchiveWriter(tmp_path / "v.npz", (120, 160), "v.mp4")
+    for frame in range(3):
+        mask = np.zeros((256, 256), np.float32)
+        mask[64:192, 64:192] = 0.8
+        face = FaceResult(1, (50, 30, 90, 70), (30, 10, 110, 90), float(mask.mean()), True, 0.25, mask)
+        writer.append(
+            FrameResult("v.mp4", frame, frame / 25, np.zeros((120, 160, 3), np.uint8), [face], 0.5, True)
+        )
+    assert not (tmp_path / "v.npz").exists()  # nothing that looks complete before close()
+    writer.close()
+    masks = load_masks(tmp_path / "v.npz")
+    assert (
+        masks.source == "v.mp4"
+        and list(masks.frame) == [0, 1, 2]
+        and masks.box[0].tolist() == [50, 30, 90, 70]
+    )
+    full = masks.frame_map(1)
+    assert full[50, 70] == pytest.approx(0.8, abs=0.01) and full[12, 32] == 0 and full[100, 150] == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["v.npz"]
+
+
+def test_real_video_one_track(shared_data, weights, tmp_path):
+    clip = shared_data / "real_videos" / "liveportrait__driving_d1.mp4"  # 16 frames, one face
+    if not clip.is_file():
+        pytest.skip(f"{clip} not present")
+    from fakeseg.predict import Predictor
+
+    results = list(Predictor(weights, detect_every=4).stream(clip))
+    assert len(results) == 16 and all(len(r.faces) == 1 for r in results)
+    assert {r.faces[0].face_id for r in results} == {1}

@@ -1,0 +1,305 @@
+"""Face bank, synthesised forgeries and `fakeseg synth`: masks on the changed pixels, reproducible
+pools, every family, the manifest the CLI writes. Most tests use a synthetic bank (no shared data and
+no face_recognition needed, as on the GPU machine); one builds a real bank when ../shared/data exists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fakeseg.cli import app
+from fakeseg.data.facebank import BankEntry, FaceBank, build_facebank, split_by_identity
+from fakeseg.data.faces import crop_face
+from fakeseg.data.io import read_image, read_mask
+from fakeseg.data.masks import difference_mask
+from fakeseg.data.records import read_manifest
+from fakeseg.data.synth import FAMILIES, Synthesizer
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# 68 dlib landmarks of a real frontal face, relative to its detector box (x0, y0, side)
+TEMPLATE = np.array(
+    [
+        [0.08, 0.13],
+        [0.08, 0.27],
+        [0.1, 0.4],
+        [0.13, 0.53],
+        [0.16, 0.66],
+        [0.22, 0.77],
+        [0.3, 0.88],
+        [0.39, 0.96],
+        [0.51, 0.99],
+        [0.62, 0.97],
+        [0.72, 0.9],
+        [0.8, 0.8],
+        [0.88, 0.7],
+        [0.92, 0.58],
+        [0.95, 0.45],
+        [0.98, 0.32],
+        [0.99, 0.19],
+        [0.14, 0.18],
+        [0.21, 0.14],
+        [0.3, 0.14],
+        [0.39, 0.17],
+        [0.47, 0.21],
+        [0.61, 0.21],
+        [0.68, 0.17],
+        [0.77, 0.16],
+        [0.85, 0.16],
+        [0.92, 0.2],
+        [0.53, 0.27],
+        [0.53, 0.38],
+        [0.53, 0.48],
+        [0.53, 0.58],
+        [0.42, 0.58],
+        [0.47, 0.61],
+        [0.53, 0.63],
+        [0.58, 0.61],
+        [0.62, 0.58],
+        [0.24, 0.22],
+        [0.29, 0.21],
+        [0.36, 0.22],
+        [0.41, 0.26],
+        [0.35, 0.27],
+        [0.28, 0.26],
+        [0.65, 0.27],
+        [0.7, 0.23],
+        [0.77, 0.23],
+        [0.81, 0.24],
+        [0.77, 0.28],
+        [0.71, 0.28],
+        [0.36, 0.7],
+        [0.42, 0.7],
+        [0.48, 0.7],
+        [0.52, 0.72],
+        [0.56, 0.7],
+        [0.62, 0.71],
+        [0.69, 0.71],
+        [0.62, 0.76],
+        [0.57, 0.78],
+        [0.52, 0.78],
+        [0.48, 0.78],
+        [0.42, 0.75],
+        [0.39, 0.71],
+        [0.48, 0.73],
+        [0.52, 0.73],
+        [0.57, 0.73],
+        [0.66, 0.72],
+        [0.57, 0.72],
+        [0.52, 0.73],
+        [0.48, 0.72],
+    ],
+    np.float32,
+)
+
+
+def _face_image(rng: np.random.Generator, side: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A textured background and a skin-coloured face with dark eyes, brows and mouth at the template."""
+    img = cv2.resize(
+        rng.integers(0, 255, (8, 8, 3), dtype=np.uint8), (side, side), interpolation=cv2.INTER_CUBIC
+    )
+    img = np.clip(img.astype(np.int16) + rng.integers(-12, 12, img.shape), 0, 255).astype(np.uint8)
+    x0, y0, x1, _ = box
+    lm = TEMPLATE * (x1 - x0) + (x0, y0)
+    skin = tuple(int(v) for v in rng.integers(120, 220, 3))
+    cv2.fillConvexPoly(img, cv2.convexHull(lm[:27].astype(np.int32)), skin)
+    for part in (slice(36, 42), slice(42, 48), slice(48, 60), slice(17, 22), slice(22, 27)):
+        cv2.polylines(img, [lm[part].astype(np.int32)], True, (40, 30, 30), 3)
+    noise = rng.normal(0, 4, img.shape)
+    return np.clip(img + noise, 0, 255).astype(np.uint8), lm
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory) -> FaceBank:
+    """Six synthetic faces of three identities, stored exactly as build_facebank stores them."""
+    root = tmp_path_factory.mktemp("bank")
+    (root / "faces").mkdir()
+    rng = np.random.default_rng(0)
+    entries = []
+    for k in range(6):
+        side, fw = 260, int(rng.integers(90, 110))
+        x0, y0 = (side - fw) // 2 + int(rng.integers(-5, 5)), (side - fw) // 2
+        box = (x0, y0, x0 + fw, y0 + fw)
+        img, lm = _face_image(rng, side, box)
+        cv2.imwrite(
+            str(root / f"faces/{k}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
+        )
+        entries.append(
+            BankEntry(
+                f"faces/{k}.jpg",
+                lm,
+                tuple(map(float, box)),
+                f"person{k % 3}",
+                "synthetic",
+                ("video", "photo", "tight")[k % 3],
+                (side, side),
+                -1,
+            ).to_json()
+        )
+    (root / "index.json").write_text(json.dumps({"version": 1, "params": {}, "done": [], "entries": entries}))
+    return FaceBank.load(root)
+
+
+def test_bank_roundtrip_and_identity_split(bank):
+    assert len(bank) == 6 and bank.identities() == ["person0", "person1", "person2"]
+    assert bank.image(0).shape == (260, 260, 3) and bank.entries[0].landmarks.shape == (68, 2)
+    train, val = split_by_identity(bank, val_fraction=0.34, seed=0)
+    assert len(train) + len(val) == len(bank) and len(val) > 0
+    assert not {e.identity for e in train.entries} & {e.identity for e in val.entries}
+    assert split_by_identity(bank, 0.34, seed=0)[1].identities() == val.identities()  # seeded
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_changes_the_face_and_masks_the_change(bank, family):
+    synth = Synthesizer(bank, seed=3, size=128, genuine_fraction=0.0, families=[family])
+    fakes = 0
+    for i in range(6):
+        d = synth.draft(i)
+        # THE mask is the pixel-difference rule applied before compression
+        assert np.array_equal(d.mask, difference_mask(d.fake, d.original))
+        if d.label == 0:  # too faint after max_tries: must come back as a clean genuine sample
+            assert d.method == "pristine" and not d.mask.any() and d.fake is d.original
+            continue
+        fakes += 1
+        assert d.method == family and d.mask.any()
+        diff = np.abs(d.fake.astype(int) - d.original.astype(int)).sum(2)
+        assert (
+            diff[d.mask > 0].mean() > 3 * diff[d.mask == 0].mean() + 5
+        )  # the mask lies on the changed pixels
+        s = synth.sample(i)
+        assert s.image.shape == (128, 128, 3) and s.mask.shape == (128, 128) and s.label == 1
+        # the crop's mask is the canvas mask cut with the same box (nearest): no shift, no resampling
+        assert np.array_equal(s.mask, crop_face(d.fake, d.box, size=128, mask=d.mask).mask)
+        ys, xs = np.nonzero(s.mask)
+        assert 0.01 < s.mask.mean() < 0.6 and xs.min() > 5 and xs.max() < 122 and ys.min() > 5  # on the face
+    assert fakes >= 3
+
+
+def test_genuine_samples_are_untouched_crops_with_empty_masks(bank):
+    synth = Synthesizer(bank, seed=1, size=96, genuine_fraction=1.0)
+    for i in range(4):
+        s = synth.sample(i)
+        assert s.label == 0 and s.method == "pristine" and not s.mask.any() and s.image.shape == (96, 96, 3)
+        d = synth.draft(i)
+        clean = crop_face(d.original, d.box, size=96).image
+        assert np.abs(s.image.astype(int) - clean.astype(int)).mean() < 12  # only compression/rescale apart
+
+
+def test_samples_are_reproducible_and_order_independent(bank):
+    a, b = Synthesizer(bank, seed=7, size=96), Synthesizer(bank, seed=7, size=96)
+    b.sample(11)
+    for i in (5, 2):
+        sa, sb = a.sample(i), b.sample(i)
+        assert (
+            np.array_equal(sa.image, sb.image) and np.array_equal(sa.mask, sb.mask) and sa.method == sb.method
+        )
+    other = Synthesizer(bank, seed=8, size=96)
+    assert any(not np.array_equal(a.sample(i).image, other.sample(i).image) for i in range(3))
+
+
+def test_bad_settings_raise(bank):
+    with pytest.raises(ValueError, match="unknown families"):
+        Synthesizer(bank, families=["morph"])
+    with pytest.raises(ValueError, match="genuine_fraction"):
+        Synthesizer(bank, genuine_fraction=1.5)
+
+
+def test_cli_writes_a_manifest_of_crops_and_masks(bank, tmp_path):
+    out = tmp_path / "pool"
+    result = CliRunner().invoke(
+        app,
+        [
+            "synth",
+            "--bank",
+            str(bank.root),
+            "--out",
+            str(out),
+            "--n",
+            "10",
+            "--workers",
+            "1",
+            "--size",
+            "64",
+            "--seed",
+            "2",
+            "--val-fraction",
+            "0.34",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    records = read_manifest(out / "manifest.csv")
+    assert len(records) == 10 and {r.label for r in records} <= {0, 1} and any(r.label for r in records)
+    assert not list(out.glob(".manifest.csv.*"))  # no temp file left behind
+    for r in records:
+        assert read_image(r.image).shape == (64, 64, 3)
+        if r.label:
+            assert r.method in FAMILIES and read_mask(r.mask, (64, 64)).any()
+        else:
+            assert r.method == "pristine" and r.mask is None
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--bank", "{tmp}/nope"], "not a face bank"),
+        (["{tmp}/missing.jpg"], "no such file"),
+        (["--bank", "{bank}", "--families", "swap,morph"], "--families"),
+        (["--bank", "{bank}", "--split", "test"], "--split"),
+    ],
+)
+def test_cli_bad_input_is_one_error_line(bank, tmp_path, args, message):
+    args = [a.format(tmp=tmp_path, bank=bank.root) for a in args]
+    result = CliRunner().invoke(
+        app, ["synth", *args, "--out", str(tmp_path / "o"), "--n", "2", "--workers", "1"]
+    )
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o" / "manifest.csv").exists()
+
+
+def test_cli_no_faces_is_an_error(tmp_path):
+    pytest.importorskip("face_recognition")
+    cv2.imwrite(
+        str(tmp_path / "noise.png"), np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8)
+    )
+    result = CliRunner().invoke(
+        app,
+        ["synth", str(tmp_path / "noise.png"), "--out", str(tmp_path / "o"), "--n", "2", "--workers", "1"],
+    )
+    assert result.exit_code != 0 and "no faces found" in result.output
+
+
+@pytest.mark.shared_data
+def test_build_real_bank_from_photos(tmp_path):
+    pytest.importorskip("face_recognition")
+    photos = sorted((SHARED / "real_faces" / "vtoonify_data").glob("*.jpg"))[:2]
+    utk = sorted((SHARED / "real_faces" / "utkface_crop_part1").glob("*.jpg"))[:2]
+    if len(photos) < 2 or len(utk) < 2:
+        pytest.skip("../shared/data/real_faces is absent")
+    out = tmp_path / "bank"
+    bank = build_facebank(photos + utk, out, workers=1)
+    assert len(bank) >= 3 and len(bank.identities()) == len(bank)  # one face per photo, one person each
+    for i, e in enumerate(bank.entries):
+        h, w = bank.image(i).shape[:2]
+        x0, y0, x1, y1 = e.box
+        assert max(x1 - x0, y1 - y0) <= 161  # stored downscaled: face box <= max_box
+        assert (
+            (e.landmarks >= -2).all()
+            and (e.landmarks[:, 0] <= w + 2).all()
+            and (e.landmarks[:, 1] <= h + 2).all()
+        )
+        # dlib order: eyes (36-47) above the mouth (48-67), jaw corner 0 left of 16
+        assert (
+            e.landmarks[36:48, 1].mean() < e.landmarks[48:68, 1].mean()
+            and e.landmarks[0, 0] < e.landmarks[16, 0]
+        )
+    assert {e.kind for e in bank.entries} == {"photo", "tight"}
+    index = json.loads((out / "index.json").read_text())
+    again = build_facebank(photos + utk, out, workers=1)  # resumable: nothing redone, nothing duplicated
+    assert len(again) == len(bank) and json.loads((out / "index.json").read_text())["done"] == index["done"]
+    s = Synthesizer(bank, seed=0, size=64, genuine_fraction=0.0, families=["swap"]).sample(0)
+    assert s.image.shape == (64, 64, 3)
