@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from fakeseg.data.augment import Augment
-from fakeseg.data.datasets import Collate, EpochPlan, ManifestSource, StepBatchSampler, TrainDataset
+from fakeseg.data.datasets import Collate, EpochPlan, ManifestSource, StepBatchSampler, TrainDataset, pooled_rows
+from fakeseg.data.pool import pack_manifest
 from fakeseg.data.records import read_manifest
 from fakeseg.models import create_model
 from fakeseg.train import _autocast, _loss
@@ -59,9 +60,12 @@ def make_crops(root: Path, n: int, size: int = 256) -> Path:
     return root / "train.csv"
 
 
-def bench_loader(manifest: Path, workers: int, batch: int, steps: int, pin: bool) -> float:
+def bench_loader(manifest: Path, workers: int, batch: int, steps: int, pin: bool, pooled: bool = False) -> float:
     records = read_manifest(manifest)
-    ds = TrainDataset(ManifestSource(records, [None] * len(records)), None, 256, seed=0, augment=Augment())
+    if pooled:
+        pack_manifest(manifest)
+    rows = pooled_rows(records, [manifest]) if pooled else None
+    ds = TrainDataset(ManifestSource(records, [None] * len(records), rows), None, 256, seed=0, augment=Augment())
     plan = EpochPlan.build(len(records), synth=False, synth_fraction=0.0, epoch_size=None, seed=0)
     sampler = StepBatchSampler(plan, batch, total_steps=steps + 2)
     loader = torch.utils.data.DataLoader(
@@ -136,13 +140,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         n = args.batch_size * (args.loader_steps + 2)
         manifest = make_crops(Path(tmp), n)
-        for w in args.workers:
-            rate = bench_loader(manifest, w, args.batch_size, args.loader_steps, pin=device.type == "cuda")
-            print(
-                f"| loading (PNG crop + mask, paired aug, to_tensor) | {w} workers, batch {args.batch_size} "
-                f"| {rate:.0f} |",
-                flush=True,
-            )
+        for pooled in (False, True):
+            what = "decoded pool (`synth --pack`)" if pooled else "PNG crop + mask"
+            for w in args.workers:
+                rate = bench_loader(manifest, w, args.batch_size, args.loader_steps, device.type == "cuda", pooled)
+                print(f"| loading ({what}, paired aug, uint8 batch) | {w} workers, batch {args.batch_size} "
+                      f"| {rate:.0f} |", flush=True)
     for arch in args.archs:
         rate = bench_model(arch, device, args.batch_size, args.train_steps, amp=not args.no_amp)
         amp = "fp32" if args.no_amp else "bf16 autocast + channels_last"

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .data.datasets import Collate, StepBatchSampler
+from .data.transforms import normalize
 from .models import FakeSegNet, WeightsConfig, create_model, save_checkpoint
 from .training.config import DEFAULT_EPOCHS, TrainConfig, TrainError, load_config, new_run_dir, save_config
 from .training.data import build_data
@@ -273,9 +274,9 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
     window_t, window_steps = time.perf_counter(), 0
     seen_images, train_seconds = 0, 0.0
     for x, mask, label in loader:
-        x = x.to(device, non_blocking=True)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = normalize(x.to(device, non_blocking=True))  # NHWC view: already channels_last
+        if not channels_last:
+            x = x.contiguous()
         mask, label = mask.to(device, non_blocking=True), label.to(device, non_blocking=True)
         with amp():
             out = net(x)

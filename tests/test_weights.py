@@ -9,11 +9,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from hub_server import LocalHub
 
 from fakeseg.models import create_model, list_models, load_model, resolve_weights, save_checkpoint
-from fakeseg.models._weights import CONFIG_NAME, TENSORS_NAME, WeightsConfig, WeightsError, list_shipped_weights
-
-from hub_server import LocalHub
+from fakeseg.models._weights import (
+    CONFIG_NAME,
+    TENSORS_NAME,
+    WeightsConfig,
+    WeightsError,
+    list_shipped_weights,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

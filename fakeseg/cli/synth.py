@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..data.facebank import FaceBank, FaceBankError, build_facebank, split_by_identity
 from ..data.io import BadInput
+from ..data.pool import PoolError, pack_manifest
 from ..data.records import Record, write_manifest
 from ..data.synth import FAMILIES
 from ..data.synth.writer import PoolSpec, write_chunk
@@ -67,8 +68,8 @@ def synth(
     n: Annotated[int, typer.Option("--n", min=1, help="Samples to write.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same samples.")] = 0,
     workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Processes (default: all cores).")
-    ] = os.cpu_count() or 1,
+        int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")
+    ] = None,
     size: Annotated[int, typer.Option("--size", min=32, help="Side of the face crops in pixels.")] = 256,
     genuine_fraction: Annotated[
         float,
@@ -86,8 +87,13 @@ def synth(
             "--val-fraction", min=0.0, max=0.9, help="Share of identities held out for --split val."
         ),
     ] = 0.1,
+    pack: Annotated[
+        bool, typer.Option("--pack", help="Also decode the pool into manifest.pool/ (uint8 arrays that "
+                           "`fakeseg train` memory-maps instead of decoding PNGs: for GPU training).")
+    ] = False,
 ) -> None:
     """Write DIR/images/*.png, DIR/masks/*.png (0/255) and DIR/manifest.csv of synthesised forgeries."""
+    workers = workers or os.cpu_count() or 1
     chosen = [f.strip() for f in families.split(",") if f.strip()]
     if not chosen or set(chosen) - set(FAMILIES):
         fail(
@@ -163,6 +169,15 @@ def synth(
     except OSError as e:
         fail(f"{out}: {e.strerror or e}")
     write_manifest(records, out / "manifest.csv")  # last, atomically: its presence means the pool is whole
+    if pack:
+        try:
+            with _progress() as bar:
+                task = bar.add_task("pack", total=n)
+                pack_manifest(out / "manifest.csv", workers, lambda done, total: bar.update(task, completed=done))
+        except (BadInput, PoolError) as e:
+            fail(str(e))
+        except OSError as e:
+            fail(f"{out}: {e.strerror or e}")
     fakes = sum(r.label for r in records)
     console.print(
         f"wrote {len(records)} crops ({fakes} fake, {len(records) - fakes} genuine) and "

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..constants import CROP_SCALE, IMAGENET_MEAN, IMAGENET_STD
+from ..constants import CROP_SCALE
 from .augment import Augment, eval_view, train_view
 from .faces import crop_face, detect_faces, pick_faces
 from .io import BadInput, read_image, read_mask
+from .pool import open_pool
 from .records import ManifestError, Record, read_manifest
-from .transforms import to_tensor
 
 MAX_CROP_SIDE = (
     512  # a square image at most this big is taken to be a face crop already (see docs/training.md)
@@ -142,17 +142,33 @@ def _write_box_cache(cache: Path, known: dict) -> None:
 # sources: index -> (image, mask, label) at any size
 
 
-class ManifestSource:
-    """Manifest records as face crops (full resolution; the views resize)."""
+def pooled_rows(records: list[Record], manifests: list[Path]) -> list[tuple[np.ndarray, np.ndarray, int] | None]:
+    """Per record, (images, masks, row) of a fresh decoded pool of its manifest (`fakeseg.data.pool`), or None."""
+    where: dict[Record, tuple[np.ndarray, np.ndarray, int]] = {}
+    for manifest in manifests:
+        rows = read_manifest(manifest)
+        arrays = open_pool(manifest, rows)
+        if arrays is not None:
+            where.update({r: (*arrays, i) for i, r in enumerate(rows)})
+    return [where.get(r) for r in records]
 
-    def __init__(self, records: list[Record], boxes: list[Box | None]):
+
+class ManifestSource:
+    """Manifest records as face crops (full resolution; the views resize). Crops that have a decoded pool
+    (`pooled[i]`) are copied out of its memory map instead of decoded from their files."""
+
+    def __init__(self, records: list[Record], boxes: list[Box | None], pooled: list | None = None):
         self.records, self.boxes = records, boxes
+        self.pooled = pooled or [None] * len(records)
 
     def __len__(self) -> int:
         return len(self.records)
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray, int]:
         r = self.records[i]
+        if self.pooled[i] is not None and self.boxes[i] is None:
+            images, masks, row = self.pooled[i]
+            return np.array(images[row]), np.array(masks[row]), r.label
         image = read_image(r.image)
         mask = read_mask(r.mask, image.shape[:2])
         box = self.boxes[i]
@@ -311,15 +327,13 @@ class EvalDataset(torch.utils.data.Dataset):
 
 @dataclass(frozen=True)
 class Collate:
-    """Stacks samples and applies THE preprocessing (`to_tensor`) in the loader workers."""
-
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    """Stacks samples into uint8 batches; the engine applies THE preprocessing (`normalize`) on its
+    device, so loader processes never do float work (and copy 4x less to a GPU)."""
 
     def __call__(self, batch):
         images, masks, labels = zip(*batch, strict=True)
         return (
-            to_tensor(np.stack(images), self.mean, self.std),
+            torch.from_numpy(np.stack(images)),
             torch.from_numpy(np.stack(masks)),
             torch.tensor(labels, dtype=torch.float32),
         )

@@ -1,4 +1,4 @@
-"""The one preprocessing function from an RGB crop to a network input, shared by train, eval and detect."""
+"""The one preprocessing from RGB uint8 crops to a network input, shared by train, eval and detect."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,12 +7,20 @@ import torch
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
 
 
+def normalize(x: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    """(N,H,W,3) uint8 RGB on any device -> (N,3,H,W) float32 normalised.
+
+    The result is a permuted view of NHWC memory, i.e. already channels_last. Training loaders ship
+    uint8 batches and call this on the GPU: 4x less to copy and no float work in the loader processes.
+    """
+    m = torch.tensor(mean, dtype=torch.float32, device=x.device).view(1, 1, 1, 3)
+    s = torch.tensor(std, dtype=torch.float32, device=x.device).view(1, 1, 1, 3)
+    return ((x.float() / 255.0 - m) / s).permute(0, 3, 1, 2)
+
+
 def to_tensor(crops: np.ndarray | list[np.ndarray], mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
-    """(N,H,W,3) or list of (H,W,3) uint8 RGB -> (N,3,H,W) float32 normalised."""
+    """(N,H,W,3) or list of (H,W,3) uint8 RGB -> (N,3,H,W) float32 normalised (contiguous NCHW)."""
     arr = np.stack(crops) if isinstance(crops, list) else crops
     if arr.ndim == 3:
         arr = arr[None]
-    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float().div_(255.0)
-    m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x - m) / s
+    return normalize(torch.from_numpy(np.ascontiguousarray(arr)), mean, std).contiguous()

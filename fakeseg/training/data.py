@@ -15,6 +15,7 @@ from ..data.datasets import (
     TrainDataset,
     check_files,
     face_boxes,
+    pooled_rows,
     read_training_data,
     usable,
 )
@@ -32,6 +33,12 @@ class TrainingData:
     val: EvalDataset | None
     description: str
     notes: list[str] = field(default_factory=list)  # things the user should hear about (warnings)
+
+
+def _manifest_files(specs: list[str]) -> list[Path]:
+    """The manifest CSVs behind --data / --val-data specs (a cache folder stands for its train/val.csv)."""
+    paths = [Path(s).expanduser() for s in specs]
+    return [m for p in paths for m in ([p / "train.csv", p / "val.csv"] if p.is_dir() else [p]) if m.is_file()]
 
 
 def _manifest_source(
@@ -56,7 +63,10 @@ def _manifest_source(
         notes.append(f"{dropped} {what} frame(s) without a detectable face were left out")
     if not records:
         raise TrainError(f"no usable {what} images: no face found in any whole frame")
-    return ManifestSource(records, boxes)
+    pooled = pooled_rows(records, _manifest_files([*config.data, *config.val_data]))
+    if any(p is not None for p in pooled):
+        notes.append(f"{sum(p is not None for p in pooled)} {what} crops read from decoded pools")
+    return ManifestSource(records, boxes, pooled)
 
 
 def _synthesizers(spec: str, config: TrainConfig, run: Path, d: Dist, need_val: bool, notes: list[str]):

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.transforms import normalize
 from ..metrics import ConfusionMatrix, accuracy_at, roc_auc
 from ..models import scores_and_maps
 
@@ -42,9 +43,9 @@ def validate(
     loss_sum, loss_n = 0.0, 0
     try:
         for x, mask, label in loader:
-            x = x.to(device, non_blocking=True)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = normalize(x.to(device, non_blocking=True))  # NHWC view: already channels_last
+            if not channels_last:
+                x = x.contiguous()
             with autocast():
                 score, pixel_map = scores_and_maps(model, x, tau1=tau1, tau2=tau2)
             score, pixel_map = score.float().cpu(), pixel_map.float().cpu()
