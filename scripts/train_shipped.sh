@@ -44,6 +44,7 @@ LEFT_S=$(( BUDGET_S - ($(date +%s) - START) - 45 ))
 SEG_MIN=$($PY -c "print(round(max(0.2, $LEFT_S / 60), 2))")
 CLS_MIN=$($PY -c "print(round(max(0.1, 0.45 * $LEFT_S / 60), 2))")
 WORKERS=$(( CORES >= 8 ? (CORES - 4) / 4 : 1 ))
+PIDS=()
 say "training: seg ${SEG_MIN} min, cls ${CLS_MIN} min, $WORKERS loader workers each"
 for run in fn3:seg vgg5:seg fn3:cls vgg5:cls; do
   arch=${run%:*}; task=${run#*:}
@@ -52,12 +53,13 @@ for run in fn3:seg vgg5:seg fn3:cls vgg5:cls; do
       --data "$WORK/train/manifest.csv" --val-data "$WORK/val/manifest.csv" \
       --epochs 1000 --max-minutes "$minutes" --workers "$WORKERS" --save-every 1000 \
       --out "$WORK/runs/$arch-$task" > "$WORK/$arch-$task.log" 2>&1 &
+  PIDS+=($!)
 done
 if command -v nvidia-smi >/dev/null; then  # GPU load while the four runs share it, for docs/benchmarks.md
   (while sleep 30; do say "gpu: $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader)"; done) &
   SAMPLER=$!
 fi
-wait $(jobs -p | grep -v "${SAMPLER:-none}")
+wait "${PIDS[@]}"
 [ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null
 for run in fn3-seg vgg5-seg fn3-cls vgg5-cls; do
   mkdir -p "$WORK/runs/$run"; cp "$WORK/$run.log" "$WORK/runs/$run/train.log" 2>/dev/null

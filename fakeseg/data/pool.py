@@ -43,7 +43,8 @@ def _fill(args: tuple[str, str, list[tuple[int, str, str | None]]]) -> int:
     for i, image, mask in rows:
         rgb = read_image(image)
         if rgb.shape != images.shape[1:]:
-            raise PoolError(f"{image}: {rgb.shape[1]}x{rgb.shape[0]}, the pool holds {images.shape[2]}x{images.shape[1]}")
+            held = f"{images.shape[2]}x{images.shape[1]}"
+            raise PoolError(f"{image}: {rgb.shape[1]}x{rgb.shape[0]}, the pool holds {held}")
         images[i] = rgb
         masks[i] = read_mask(None if mask is None else Path(mask), rgb.shape[:2])
     images.flush()
