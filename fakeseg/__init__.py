@@ -1,15 +1,24 @@
-"""fakeseg: find which pixels of a face were manipulated (Li et al., "Zooming into Face Forensics")."""
+"""fakeseg: find which pixels of a face were manipulated (Li et al., "Zooming into Face Forensics").
+
+>>> import fakeseg
+>>> for frame in fakeseg.detect("clip.mp4"):  # doctest: +SKIP
+...     print(frame.frame, [face.score for face in frame.faces])
+"""
 __version__ = "0.1.0"
 
 from .models import create_model, list_models, load_model  # noqa: E402
 
-__all__ = ["__version__", "create_model", "detect", "list_models", "load_model"]
+__all__ = ["__version__", "create_model", "detect", "fit", "list_models", "load_model"]
+
+# The engines pull in the face detector, video decoding and data loading: import them only when used.
+# (Evaluation is `fakeseg.evaluate.evaluate`: a lazy attribute would be shadowed by that module.)
+_LAZY = {"detect": ("predict", "detect"), "fit": ("train", "fit")}
 
 
 def __getattr__(name: str):
-    # detect pulls in the face detector and video decoding; import it only when asked for
-    if name == "detect":
-        from .predict import detect
+    if name in _LAZY:
+        from importlib import import_module
 
-        return detect
+        module, attr = _LAZY[name]
+        return getattr(import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module 'fakeseg' has no attribute {name!r}")

@@ -27,7 +27,7 @@ from .data.io import BadInput, read_image
 from .data.sources import expand_sources, is_video, iter_frames, video_info
 from .data.transforms import to_tensor
 from .models import canonical_name, load_model, scores_and_maps
-from .models._weights import WeightsError, list_shipped_weights, read_config
+from .models._weights import WeightsError, default_weights
 from .results import FAKE_PIXEL, FaceResult, FrameResult, RunWriter
 from .tracking import FaceTracker
 
@@ -56,23 +56,6 @@ def pick_device(device: str | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def default_weights(arch: str | None = None) -> str:
-    """The shipped weights detect uses when --weights is not given: among tags of `arch` (any arch when
-    None), the one whose config says `extra.default: true`, else the first seg tag in name order."""
-    wanted = canonical_name(arch) if arch else None
-    candidates = []
-    for tag, folder in list_shipped_weights().items():
-        config = read_config(folder)
-        if wanted is None or canonical_name(config.arch) == wanted:
-            candidates.append((not config.extra.get("default", False), config.task != "seg", tag))
-    if not candidates:
-        which = f"for {wanted} " if wanted else ""
-        raise WeightsError(
-            f"no shipped weights {which}in this install; pass --weights FOLDER|TAG|hf://org/repo"
-        )
-    return min(candidates)[2]
 
 
 def _cpu_bf16_is_fast() -> bool:
@@ -375,7 +358,7 @@ __all__ = [
     "BadInput",
     "DETECT_INTERVAL_S",
     "Predictor",
-    "default_weights",
+
     "detect",
     "detect_to_folder",
     "pick_device",

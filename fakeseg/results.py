@@ -17,15 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ._fs import make_shareable
 from .data.faces import paste_back
-
-
-def _umask_mode(path: str | Path) -> None:
-    # files made by tempfile.mkstemp are 0600; outputs are meant to be shared like any other file
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
 
 MASK_SIDE = 64  # side of the per-face crop masks stored in a video's .npz (uint8, prob x 255)
 FAKE_PIXEL = 0.5  # a crop pixel counts towards fake_area when its probability is >= this
@@ -155,13 +148,11 @@ class FrameResult:
         from .data.io import write_image
 
         write_image(path, (self.prob_map() * 255).round().astype(np.uint8))
-        _umask_mode(path)
 
     def save_overlay(self, path: str | Path) -> None:
         from .data.io import write_image
 
         write_image(path, self.overlay())
-        _umask_mode(path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -237,7 +228,7 @@ class MaskArchiveWriter:
                 ):
                     with zf.open(f"{name}.npy", "w") as out:
                         np.lib.format.write_array(out, value)
-            _umask_mode(tmp)
+            make_shareable(tmp)
             os.replace(tmp, self.path)
         finally:
             if os.path.exists(tmp):
@@ -590,7 +581,6 @@ class SourceWriter:
         result.save_mask(mask_path)
         overlay = result.overlay()
         write_image(overlay_path, overlay)
-        _umask_mode(overlay_path)
         self.outputs = {
             "mask": str(mask_path.relative_to(self.run.out)),
             "overlay": str(overlay_path.relative_to(self.run.out)),
@@ -626,7 +616,6 @@ class SourceWriter:
         for score, frame, overlay in sorted(self._top, key=lambda t: -t[0]):
             path = out / "overlays" / f"{self.name}_f{frame:06d}.png"
             write_image(path, overlay)
-            _umask_mode(path)
             top_files.append(
                 {"frame": frame, "score": round(score, 6), "overlay": str(path.relative_to(out))}
             )

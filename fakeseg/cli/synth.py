@@ -36,7 +36,7 @@ def _progress() -> Progress:
     )
 
 
-def _build(real: list[Path], out: Path, workers: int) -> FaceBank:
+def _build(real: list[Path], out: Path, workers: int, limits: dict) -> FaceBank:
     errors: list[str] = []
     with _progress() as bar:
         task = bar.add_task("face bank", total=None)
@@ -44,6 +44,7 @@ def _build(real: list[Path], out: Path, workers: int) -> FaceBank:
             real,
             out,
             workers=workers,
+            **limits,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             on_error=errors.append,
         )
@@ -87,6 +88,15 @@ def synth(
             "--val-fraction", min=0.0, max=0.9, help="Share of identities held out for --split val."
         ),
     ] = 0.1,
+    max_per_video: Annotated[
+        int, typer.Option("--max-per-video", min=1, help="Face bank: frames kept per video (spread over it).")
+    ] = 12,
+    max_per_folder: Annotated[
+        int, typer.Option("--max-per-folder", min=1, help="Face bank: images kept per folder.")
+    ] = 400,
+    max_box: Annotated[
+        int, typer.Option("--max-box", min=32, help="Face bank: faces stored with their box at most this wide.")
+    ] = 160,
     pack: Annotated[
         bool, typer.Option("--pack", help="Also decode the pool into manifest.pool/ (uint8 arrays that "
                            "`fakeseg train` memory-maps instead of decoding PNGs: for GPU training).")
@@ -94,6 +104,7 @@ def synth(
 ) -> None:
     """Write DIR/images/*.png, DIR/masks/*.png (0/255) and DIR/manifest.csv of synthesised forgeries."""
     workers = workers or os.cpu_count() or 1
+    limits = {"max_per_video": max_per_video, "max_per_folder": max_per_folder, "max_box": max_box}
     chosen = [f.strip() for f in families.split(",") if f.strip()]
     if not chosen or set(chosen) - set(FAMILIES):
         fail(
@@ -108,13 +119,13 @@ def synth(
         if build_bank:
             if not real:
                 fail("--build-bank needs REAL images, folders or videos")
-            bank = _build(real, out, workers)
+            bank = _build(real, out, workers, limits)
             console.print(f"face bank: {len(bank)} faces of {len(bank.identities())} identities in {out}")
             return
         if bank_dir is not None:
             bank = FaceBank.load(bank_dir)
         elif real:
-            bank = _build(real, out / "facebank", workers)
+            bank = _build(real, out / "facebank", workers, limits)
         else:
             fail("give REAL images, folders or videos, or --bank DIR")
     except (BadInput, FaceBankError) as e:

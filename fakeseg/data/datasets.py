@@ -12,8 +12,6 @@ boxes are found once, before training, and cached in a JSON file, so no epoch ev
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .._fs import atomic_write
 from ..constants import CROP_SCALE
 from .augment import Augment, eval_view, train_view
 from .faces import crop_face, detect_faces, pick_faces
@@ -132,10 +131,7 @@ def _read_box_cache(cache: Path | None) -> dict:
 
 def _write_box_cache(cache: Path, known: dict) -> None:
     cache.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(known, f)
-    os.replace(tmp, cache)
+    atomic_write(cache, json.dumps(known))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .._fs import atomic_write
 from .faces import crop_box, crop_face
 from .io import BadInput, read_image
 from .sources import is_image, is_video, iter_frames, video_info
@@ -292,10 +292,8 @@ def _process(job: _Job) -> tuple[str, list[tuple[dict, bytes]], str | None]:
 
 
 def _write_index(root: Path, params: dict, done: list[str], entries: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=".index.", suffix=".json.tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump({"version": BANK_VERSION, "params": params, "done": done, "entries": entries}, f)
-    os.replace(tmp, root / "index.json")
+    index = {"version": BANK_VERSION, "params": params, "done": done, "entries": entries}
+    atomic_write(root / "index.json", json.dumps(index))
 
 
 def build_facebank(

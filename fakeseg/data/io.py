@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .._fs import atomic_write
 from .faces import as_rgb_uint8
 
 MAX_PIXELS = 100_000_000  # ~10k x 10k; beyond this a decode would take GBs of RAM
@@ -48,16 +49,10 @@ def read_mask(path: str | Path | None, shape_hw: tuple[int, int]) -> np.ndarray:
 
 def write_image(path: str | Path, rgb: np.ndarray) -> None:
     """Write an RGB (or single-channel) image atomically."""
-    import os
-    import tempfile
-
     path = Path(path)
     ext = path.suffix or ".png"
     arr = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(ext, arr)
     if not ok:
         raise BadInput(f"{path}: cannot encode as {ext}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f"{ext}.tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write(path, buf.tobytes())

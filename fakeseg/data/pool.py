@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from .._fs import temp_dir_beside
 from .io import read_image, read_mask
 from .records import Record, read_manifest
 
@@ -61,7 +61,7 @@ def pack_manifest(manifest: str | Path, workers: int = 1, on_progress=None) -> P
     first = read_image(records[0].image)
     n, (h, w) = len(records), first.shape[:2]
     final = pool_dir(manifest)
-    tmp = Path(tempfile.mkdtemp(dir=manifest.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    tmp = temp_dir_beside(final)
     try:
         images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (n, h, w, 3))
         masks = np.lib.format.open_memmap(tmp / "masks.npy", "w+", np.uint8, (n, h, w))

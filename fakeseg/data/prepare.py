@@ -17,7 +17,6 @@ is rebuilt from the markers and sorted).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .._fs import atomic_write
 from ..constants import CROP_SCALE, INPUT_SIZE
 from .faces import Face, crop_face, detect_faces, pick_faces
 from .ffpp import (
@@ -98,10 +98,7 @@ def _marker(out: Path, split: str, key: str) -> Path:
 
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=1))
 
 
 def default_face_detector(max_side: int = 640) -> FaceDetector:

@@ -7,10 +7,12 @@ an empty `mask` on a genuine image means all zeros; `method` names the results-t
 from __future__ import annotations
 
 import csv
+import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from .._fs import atomic_write
 
 COLUMNS = ("image", "mask", "label", "method", "source", "video", "frame")
 
@@ -72,12 +74,9 @@ def write_manifest(records: list[Record], path: str | Path) -> Path:
     def rel(p: Path | None) -> str:
         return "" if p is None else os.path.relpath(Path(p).resolve(), root)
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(COLUMNS)
-        for r in records:
-            w.writerow([rel(r.image), rel(r.mask), r.label, r.method, r.source, r.video,
-                        "" if r.frame < 0 else r.frame])
-    os.replace(tmp, path)
-    return path
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(COLUMNS)
+    for r in records:
+        w.writerow([rel(r.image), rel(r.mask), r.label, r.method, r.source, r.video, "" if r.frame < 0 else r.frame])
+    return atomic_write(path, text.getvalue())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +10,8 @@ import numpy as np
 import torch
 
 from ..data.records import Record, read_manifest
-from ..models import FakeSegNet, WeightsConfig, canonical_name, load_model
-from ..models._weights import CONFIG_NAME, list_shipped_weights
+from ..models import FakeSegNet, WeightsConfig, load_model
+from ..models._weights import WeightsError, default_weights
 from .crops import EvalSample
 
 SPLITS = ("train", "val", "test")
@@ -33,20 +32,13 @@ class LoadedModel:
 
 
 def weights_for_arch(arch: str) -> str:
-    """The shipped tag of `arch` with the best headline image AUC in its config (alphabetical on ties)."""
+    """The shipped weights `--arch` means: the same choice detect makes (`default_weights`)."""
     try:
-        name = canonical_name(arch)
+        return default_weights(arch)
     except KeyError as e:
         raise EvalError(str(e.args[0])) from None
-    candidates = []
-    for tag, folder in list_shipped_weights().items():
-        cfg = json.loads((folder / CONFIG_NAME).read_text())
-        if cfg.get("arch") == name:
-            auc = (cfg.get("metrics") or {}).get("headline", {}).get("image_auc")
-            candidates.append((-(auc if isinstance(auc, (int, float)) else -1.0), tag))
-    if not candidates:
-        raise EvalError(f"no shipped weights for {name}; pass --weights FOLDER|TAG|hf://org/repo")
-    return min(candidates)[1]
+    except WeightsError as e:
+        raise EvalError(str(e)) from None
 
 
 def load_for_eval(weights_or_model, device: str | torch.device = "cpu") -> LoadedModel:

@@ -17,13 +17,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from .._fs import atomic_write, temp_dir_beside
 from ..constants import CROP_SCALE, IMAGENET_MEAN, IMAGENET_STD, INPUT_SIZE
 from ._registry import canonical_name, create_model
 
@@ -72,27 +72,20 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(model: torch.nn.Module, folder: str | Path, config: WeightsConfig) -> Path:
     """Write `folder/` atomically: tensors and config go to a temp folder which is then renamed."""
     from .. import __version__
 
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    tmp = temp_dir_beside(folder)
     try:
         module = getattr(model, "module", model)  # unwrap DDP
         state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
         save_file(state, str(tmp / TENSORS_NAME))
         config.sha256 = sha256_file(tmp / TENSORS_NAME)
         config.fakeseg_version = __version__
-        _atomic_write_text(tmp / CONFIG_NAME, json.dumps(config.to_dict(), indent=2) + "\n")
+        atomic_write(tmp / CONFIG_NAME, json.dumps(config.to_dict(), indent=2) + "\n")
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -162,6 +155,23 @@ def list_shipped_weights() -> dict[str, Path]:
     if not root.is_dir():
         return {}
     return {p.name: p for p in sorted(root.iterdir()) if (p / CONFIG_NAME).is_file()}
+
+
+def default_weights(arch: str | None = None) -> str:
+    """The shipped weights detect uses when --weights is not given: among tags of `arch` (any arch when
+    None), the one whose config says `extra.default: true`, else the first seg tag in name order."""
+    wanted = canonical_name(arch) if arch else None
+    candidates = []
+    for tag, folder in list_shipped_weights().items():
+        config = read_config(folder)
+        if wanted is None or canonical_name(config.arch) == wanted:
+            candidates.append((not config.extra.get("default", False), config.task != "seg", tag))
+    if not candidates:
+        which = f"for {wanted} " if wanted else ""
+        raise WeightsError(
+            f"no shipped weights {which}in this install; pass --weights FOLDER|TAG|hf://org/repo"
+        )
+    return min(candidates)[2]
 
 
 def _looks_like_path(spec: str) -> bool:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from .._fs import temp_dir_beside
 from .config import TrainError
 
 RESUME_DIR = "resume"
@@ -60,7 +60,7 @@ def set_rng_state(state: dict) -> None:
 def save_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, info: dict) -> Path:
     """Write RUN/resume atomically; `info` (JSON-able) holds step, history and the like."""
     folder = Path(run) / RESUME_DIR
-    tmp = Path(tempfile.mkdtemp(dir=run, prefix=f".{RESUME_DIR}.", suffix=".tmp"))
+    tmp = temp_dir_beside(folder)
     try:
         module = getattr(model, "module", model)
         save_file(

@@ -1,0 +1,53 @@
+"""Copy a trained checkpoint into weights/<tag>/ with the provenance its model card and config need.
+
+    .venv/bin/python scripts/ship_weights.py RUN/last fn3.synth --run-dir RUN [--default]
+
+The tensors are copied byte for byte (the sha256 in config.json stays valid); config.json gains the
+training data description, a research-only license, the run's training recipe and, with --default, the
+flag that makes `fakeseg detect` pick these weights when no --weights is given.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from fakeseg.models import load_model
+from fakeseg.models._weights import CONFIG_NAME, TENSORS_NAME
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+LICENSE = ("research-only, non-commercial: trained on forgeries synthesised from research-only face photos and "
+           "videos (UTKFace, CelebA-HQ, HDTF and others; see ../shared/data/README.md); not for redistribution "
+           "or production use")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("tag")
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--default", action="store_true")
+    p.add_argument("--data", default="forgeries synthesised by `fakeseg synth --bank` (seed 0, 70,000 crops, "
+                   "train identities of a 1,250-face / 845-identity bank built from ../shared/data/real_faces and "
+                   "real_videos; never ../shared/data/forgeries)")
+    args = p.parse_args()
+    load_model(args.checkpoint)  # refuse to ship anything that does not load and verify
+    out = WEIGHTS / args.tag
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.checkpoint / TENSORS_NAME, out / TENSORS_NAME)
+    cfg = json.loads((args.checkpoint / CONFIG_NAME).read_text())
+    run_cfg = json.loads((args.run_dir / "train_config.json").read_text())
+    cfg["training_data"] = args.data
+    cfg["license"] = LICENSE
+    cfg["extra"] = {**cfg.get("extra", {}), "default": args.default, "tag": args.tag,
+                    "recipe": {k: run_cfg[k] for k in ("lr", "batch_size", "augment", "amp", "pos_weight", "seed")},
+                    "trained_on": "1x NVIDIA H100 shared by 4 runs, scripts/train_shipped.sh"}
+    cfg["extra"].pop("run", None)
+    (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
+    load_model(out)
+    print(f"shipped {args.checkpoint} as {out}")
+
+
+if __name__ == "__main__":
+    main()
