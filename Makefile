@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),) "$(TORCH_SPEC)"
 	$(PIP) install -e ".[dev]"
 	$(PIP) install --no-deps "face_recognition>=1.3"
-	$(BIN)/python -c "import face_recognition, torch; print('fakeseg env ready: torch', torch.__version__)"
+	$(BIN)/python -W ignore -c "import face_recognition, torch; print('fakeseg env ready: torch', torch.__version__)"
 	touch $@
 
 install: $(VENV)/.installed
