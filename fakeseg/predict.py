@@ -26,6 +26,7 @@ from .data.faces import crop_face
 from .data.io import BadInput, read_image
 from .data.sources import expand_sources, is_video, iter_frames, video_info
 from .data.transforms import to_tensor
+from .device import pick_device
 from .models import canonical_name, load_model, scores_and_maps
 from .models._weights import WeightsError, default_weights
 from .results import FAKE_PIXEL, FaceResult, FrameResult, RunWriter
@@ -33,29 +34,6 @@ from .tracking import FaceTracker
 
 DETECT_INTERVAL_S = 0.33  # default: a full face detection about three times a second of video
 _QUEUE_FRAMES = 8  # decoded frames waiting for the model; bounds the reader's memory
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    """`device` if given (checked), else cuda, then mps, then cpu."""
-    if device:
-        try:
-            dev = torch.device(device)
-        except RuntimeError:
-            raise ValueError(f"--device {device!r}: expected cuda, cuda:N, mps or cpu") from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: CUDA is not available on this machine")
-        if dev.type == "mps" and not (
-            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-        ):
-            raise ValueError(f"--device {device}: MPS is not available on this machine")
-        if dev.type not in ("cuda", "mps", "cpu"):
-            raise ValueError(f"--device {device!r}: expected cuda, cuda:N, mps or cpu")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def _cpu_bf16_is_fast() -> bool:
@@ -361,6 +339,5 @@ __all__ = [
 
     "detect",
     "detect_to_folder",
-    "pick_device",
     "resolve_precision",
 ]

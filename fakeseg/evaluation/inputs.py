@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..data.records import Record, read_manifest
+from ..device import pick_device as _pick_device
 from ..models import FakeSegNet, WeightsConfig, load_model
 from ..models._weights import WeightsError, default_weights
 from .crops import EvalSample
@@ -62,21 +63,11 @@ def load_for_eval(weights_or_model, device: str | torch.device = "cpu") -> Loade
 
 
 def pick_device(device: str | None) -> torch.device:
-    """The named device, or the best available one (cuda, mps, cpu)."""
-    if device is None:
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    """`fakeseg.device.pick_device`, with its one-line error as an EvalError."""
     try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise EvalError(f"--device {device!r}: expected cuda, cuda:N, mps or cpu") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise EvalError(f"--device {device}: CUDA is not available on this machine")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise EvalError(f"--device {device}: MPS is not available on this machine")
-    return dev
+        return _pick_device(device)
+    except ValueError as err:
+        raise EvalError(str(err)) from None
 
 
 @dataclass

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..device import pick_device as _pick_device
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -25,20 +27,16 @@ class Dist:
 
 
 def pick_device(requested: str | None, local_rank: int = 0) -> torch.device:
-    if requested:
-        device = torch.device(requested)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            from .config import TrainError
+    """`fakeseg.device.pick_device`, with each torchrun process on its own GPU (cuda -> cuda:LOCAL_RANK)."""
+    from .config import TrainError
 
-            raise TrainError("--device cuda requested but CUDA is not available")
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", local_rank)
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda", local_rank)
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    try:
+        device = _pick_device(requested)
+    except ValueError as e:
+        raise TrainError(str(e)) from None
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    return device
 
 
 def init_distributed(device_request: str | None) -> tuple[Dist, torch.device]:

@@ -1,0 +1,27 @@
+"""The one rule for choosing a device, shared by every engine."""
+from __future__ import annotations
+
+import torch
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """`device` if given (checked), else cuda, then mps, then cpu."""
+    if device:
+        try:
+            dev = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"--device {device!r}: expected cuda, cuda:N, mps or cpu") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available on this machine")
+        if dev.type == "mps" and not (
+            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+        ):
+            raise ValueError(f"--device {device}: MPS is not available on this machine")
+        if dev.type not in ("cuda", "mps", "cpu"):
+            raise ValueError(f"--device {device!r}: expected cuda, cuda:N, mps or cpu")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
