@@ -8,8 +8,6 @@ fakeseg synth --build-bank REAL... --out BANK   only build the face bank
 from __future__ import annotations
 
 import os
-from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Annotated
 
@@ -19,9 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..data.facebank import FaceBank, FaceBankError, build_facebank, split_by_identity
 from ..data.io import BadInput
 from ..data.pool import PoolError, pack_manifest
-from ..data.records import Record, write_manifest
+from ..data.records import write_manifest
 from ..data.synth import FAMILIES
-from ..data.synth.writer import PoolSpec, write_chunk
+from ..data.synth.writer import PoolSpec, write_pool
 from ._common import OutOpt, console, fail, warn
 
 
@@ -158,23 +156,10 @@ def synth(
     except OSError as e:
         fail(f"{out}: cannot write ({e.strerror or e})")
 
-    chunk = 64
-    starts = list(range(0, n, chunk))
-    jobs = [range(s, min(s + chunk, n)) for s in starts]
-    records: list[Record] = []
     try:
         with _progress() as bar:
             task = bar.add_task(f"synth {split}", total=n)
-            if workers > 1 and len(jobs) > 1:
-                with get_context("spawn").Pool(min(workers, len(jobs))) as pool:
-                    for rows in pool.imap(partial(write_chunk, spec), jobs):
-                        records.extend(rows)
-                        bar.update(task, advance=len(rows))
-            else:
-                for job in jobs:
-                    rows = write_chunk(spec, job)
-                    records.extend(rows)
-                    bar.update(task, advance=len(rows))
+            records = write_pool(spec, n, workers, on_progress=lambda k: bar.update(task, advance=k))
     except (BadInput, FaceBankError, ValueError) as e:
         fail(str(e))
     except OSError as e:

@@ -4,6 +4,8 @@ and writes its own PNGs (atomically), so only small records travel back to the p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import cv2
@@ -73,3 +75,22 @@ def write_chunk(spec: PoolSpec, indices: range) -> list[Record]:
             Record(image=image, mask=mask, label=s.label, method=s.method, source=s.meta.get("source", ""))
         )
     return rows
+
+
+def write_pool(spec: PoolSpec, n: int, workers: int = 1, on_progress=None, chunk: int = 64) -> list[Record]:
+    """Samples 0..n-1 written by `workers` processes in chunks; records in index order (deterministic)."""
+    jobs = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+    records: list[Record] = []
+    if workers > 1 and len(jobs) > 1:
+        # spawn, not fork: callers may hold threads (progress bars, torch) that fork would copy mid-state
+        with get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+            for rows in pool.imap(partial(write_chunk, spec), jobs):
+                records.extend(rows)
+                on_progress and on_progress(len(rows))
+    else:
+        for job in jobs:
+            rows = write_chunk(spec, job)
+            records.extend(rows)
+            on_progress and on_progress(len(rows))
+    return records
+
