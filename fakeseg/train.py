@@ -110,9 +110,12 @@ def fit(
     config.check()
     d, device = init_distributed(config.device)
     try:
-        return _fit(config, on_event or (lambda event: None), resume, d, device)
-    finally:
-        shutdown(d)
+        run = _fit(config, on_event or (lambda event: None), resume, d, device)
+    except BaseException:
+        shutdown(d, wait=False)  # a rank that failed must not wait for the others at a barrier
+        raise
+    shutdown(d, wait=True)
+    return run
 
 
 def _only_end(emit):

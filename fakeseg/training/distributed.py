@@ -76,8 +76,12 @@ def barrier(d: Dist) -> None:
         dist.barrier()
 
 
-def shutdown(d: Dist) -> None:
+def shutdown(d: Dist, wait: bool = True) -> None:
+    """Leave the process group. With `wait`, ranks leave together: a rank that tears gloo down while
+    another still talks to it can abort ("terminate called without an active exception")."""
     if d.enabled and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
