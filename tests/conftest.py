@@ -18,3 +18,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data not present (research data is not part of the repo)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    """A random-init fn3-seg checkpoint (tau2 0.5): for tests of the pipeline, not of accuracy."""
+    import torch
+
+    from fakeseg.models import WeightsConfig, create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("w") / "fn3-random"
+    save_checkpoint(create_model("fn3", "seg"), folder, WeightsConfig(arch="fn3", task="seg", tau2=0.5))
+    return folder

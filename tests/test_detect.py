@@ -14,13 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from fakeseg.cli import app
 from fakeseg.data.faces import crop_face
 from fakeseg.data.transforms import to_tensor
-from fakeseg.models import WeightsConfig, create_model, save_checkpoint, scores_and_maps
+from fakeseg.models import create_model, scores_and_maps
 from fakeseg.results import (
     MASK_SIDE,
     FaceResult,
@@ -36,14 +35,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "samples" / "demo.mp4"
 GENUINE = REPO / "samples" / "genuine.jpg"
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("w") / "fn3-random"
-    save_checkpoint(create_model("fn3", "seg"), folder, WeightsConfig(arch="fn3", task="seg", tau2=0.5))
-    return folder
 
 
 @pytest.fixture(scope="module")

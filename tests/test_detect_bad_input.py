@@ -9,24 +9,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from fakeseg.cli import app
-from fakeseg.models import WeightsConfig, create_model, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "samples" / "demo.mp4"
 GENUINE = REPO / "samples" / "genuine.jpg"
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("w") / "fn3-random"
-    save_checkpoint(create_model("fn3", "seg"), folder, WeightsConfig(arch="fn3", task="seg"))
-    return folder
 
 
 def run(weights: Path, out: Path, *args: str):
