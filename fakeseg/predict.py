@@ -28,6 +28,7 @@ from .data.sources import expand_sources, is_video, iter_frames, video_info
 from .data.transforms import to_tensor
 from .device import pick_device
 from .models import canonical_name, load_model, scores_and_maps
+from .models.base import fold_batchnorm
 from .models._weights import WeightsError, default_weights
 from .results import FAKE_PIXEL, FaceResult, FrameResult, RunWriter
 from .tracking import FaceTracker
@@ -115,6 +116,7 @@ class Predictor:
         self.device = pick_device(device)
         self.weights = str(weights) if weights is not None else default_weights(arch)
         self.model, self.config = load_model(self.weights, self.device)
+        fold_batchnorm(self.model)  # inference only: ~25 % faster FN3 on CPU (docs/benchmarks.md)
         if arch and canonical_name(arch) != canonical_name(self.config.arch):
             raise WeightsError(f"--arch {arch} does not match the weights' architecture {self.config.arch}")
         self.precision = resolve_precision(self.device, precision)

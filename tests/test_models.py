@@ -100,3 +100,24 @@ def test_seg_readout_is_the_mean_of_the_probability_map():
     assert prob.shape == (3, 64, 64)
     assert torch.allclose(score, prob.mean(dim=(1, 2)))
     assert ((prob >= 0) & (prob <= 1)).all()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_folding_batchnorm_keeps_the_outputs(arch):
+    from fakeseg.models.base import fold_batchnorm
+
+    torch.manual_seed(0)
+    model = create_model(arch, "seg").eval()
+    with torch.no_grad():
+        for m in model.modules():  # non-trivial statistics, or folding would be a no-op
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+        x = torch.randn(2, 3, 64, 64)
+        before = model(x)
+        n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+        fold_batchnorm(model)
+        after = model(x)
+    if arch == "fn3":
+        assert n_bn == 2 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
