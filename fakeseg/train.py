@@ -136,8 +136,7 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
     config.out = str(run)
     if d.is_main:
         try:
-            run.mkdir(parents=True, exist_ok=True)
-            save_config(config, run)
+            run.mkdir(parents=True, exist_ok=True)  # train_config.json only once the data is usable (below)
         except OSError as e:
             raise TrainError(f"{run}: cannot write the run folder ({e.strerror or e})") from None
     barrier(d)
@@ -154,6 +153,11 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
     )
     for note in data.notes:
         emit(TrainEvent("note", message=note, run=run))
+    if d.is_main:
+        try:
+            save_config(config, run)
+        except OSError as e:
+            raise TrainError(f"{run}: cannot write the run folder ({e.strerror or e})") from None
 
     model = create_model(config.arch, task=config.task).to(device)
     amp = _autocast(device, config.amp)

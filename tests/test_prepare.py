@@ -233,3 +233,12 @@ def test_cli_bad_root_and_unwritable_out_fail_cleanly(tree, tmp_path):
     result = runner.invoke(app, ["prepare", str(tree["root"]), "--out", str(tmp_path / "file" / "c")])
     assert result.exit_code == 1 and "cannot write there" in result.output
     assert not result.exception or isinstance(result.exception, SystemExit)
+
+
+def test_cli_fails_when_no_frame_has_a_face(tmp_path):
+    image = tmp_path / "wall.png"
+    write_image(image, np.full((200, 300, 3), 120, np.uint8))  # a grey wall: HOG finds nothing
+    manifest = write_manifest([Record(image, None, 0, "pristine")], tmp_path / "frames.csv")
+    result = runner.invoke(app, ["prepare", str(manifest), "--out", str(tmp_path / "cache")])
+    assert result.exit_code == 1
+    assert "no face crop made: no face found in any of 1 frame(s)" in result.output

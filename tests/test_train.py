@@ -327,3 +327,15 @@ def test_synth_only_epoch_and_samples_are_reproducible(bank, tmp_path):
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[0].shape == (SIZE, SIZE, 3)
     plan = EpochPlan.build(0, synth=True, synth_fraction=1.0, epoch_size=None, seed=0)
     assert plan.epoch_size == 10_000 and plan.items(1)[0] == 10_000
+
+
+def test_unusable_data_leaves_no_run_config(tmp_path):
+    """A run folder with train_config.json looks like a run; data that cannot train must not leave one."""
+    image = tmp_path / "wall.png"
+    cv2.imwrite(str(image), np.full((200, 300, 3), 120, np.uint8))  # a whole frame without a face
+    manifest = tmp_path / "frames.csv"
+    manifest.write_text("image,mask,label,method\nwall.png,,0,pristine\n")
+    result = CliRunner().invoke(app, ["train", "--arch", "fn3", "--data", str(manifest), "--steps", "2",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "no face found" in result.output
+    assert not (tmp_path / "run" / "train_config.json").exists()

@@ -78,6 +78,10 @@ def prepare(
         fail(f"{e.filename or out}: {e.strerror or e}")
     bar.stop()
     _print_report(report, out)
+    splits = report["splits"].values()
+    if not any(sp["crops"] for sp in splits):  # an empty cache is no result: say so and exit non-zero
+        frames = sum(sp["frames"] for sp in splits)
+        fail(f"no face crop made: no face found in any of {frames} frame(s) of {root}")
 
 
 def _print_report(report: dict, out: Path) -> None:
