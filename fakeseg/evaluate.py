@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._fs import atomic_write
 from .data.records import Record
 from .data.transforms import to_tensor
 from .evaluation.calibrate import Calibration, calibrate, save_thresholds
@@ -31,7 +32,7 @@ from .evaluation.inputs import (
     plan_data,
     weights_for_arch,
 )
-from .evaluation.report import MODEL, EvalResult, atomic_write
+from .evaluation.report import MODEL, EvalResult
 from .evaluation.tally import Tally
 from .models import scores_and_maps
 

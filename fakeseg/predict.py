@@ -28,8 +28,8 @@ from .data.sources import expand_sources, is_video, iter_frames, video_info
 from .data.transforms import to_tensor
 from .device import pick_device
 from .models import canonical_name, load_model, scores_and_maps
-from .models.base import fold_batchnorm
 from .models._weights import WeightsError, default_weights
+from .models.base import fold_batchnorm
 from .results import FAKE_PIXEL, FaceResult, FrameResult, RunWriter
 from .tracking import FaceTracker
 

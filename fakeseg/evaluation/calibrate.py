@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._fs import atomic_write
 from ..data.records import Record
 from ..data.transforms import to_tensor
 from ..metrics import ConfusionMatrix, best_threshold
@@ -16,7 +17,6 @@ from ..models import resolve_weights, scores_and_maps
 from ..models._weights import CONFIG_NAME
 from .crops import iter_samples
 from .inputs import EvalError, ProgressFn, SkipFn, batches, load_for_eval, pick_device, plan_data
-from .report import atomic_write
 
 TAU1_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # CAM thresholds tried by calibrate()
 

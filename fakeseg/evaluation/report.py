@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from .._fs import atomic_write as _atomic_write
 from .tally import AVG, FAKES, PRISTINE
 
 MODEL = "model"
@@ -185,5 +183,3 @@ class EvalResult:
         return "\n".join(lines)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    _atomic_write(path, text)

@@ -95,7 +95,7 @@ def new_run_dir(config: TrainConfig) -> Path:
 
 
 def save_config(config: TrainConfig, run: Path) -> None:
-    write_text_atomic(run / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
+    atomic_write(run / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def load_config(run: Path) -> TrainConfig:
@@ -106,8 +106,3 @@ def load_config(run: Path) -> TrainConfig:
         return TrainConfig.from_dict(json.loads(path.read_text()))
     except (ValueError, TypeError) as e:
         raise TrainError(f"{path}: unreadable ({e})") from None
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text)

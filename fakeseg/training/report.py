@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .config import write_text_atomic
+from .._fs import atomic_write
 
 COLUMNS = (
     "epoch",
@@ -40,8 +40,8 @@ def write_metrics(run: Path, history: list[dict]) -> None:
     writer.writeheader()
     for row in history:
         writer.writerow({k: ("" if row.get(k) is None else _fmt(row[k])) for k in COLUMNS})
-    write_text_atomic(run / "metrics.csv", buf.getvalue())
-    write_text_atomic(run / "metrics.json", json.dumps(history, indent=1) + "\n")
+    atomic_write(run / "metrics.csv", buf.getvalue())
+    atomic_write(run / "metrics.json", json.dumps(history, indent=1) + "\n")
 
 
 def _fmt(v):
