@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..data.faces import FaceToolsMissing
@@ -24,20 +23,20 @@ from ..evaluate import (
 )
 from ..models import canonical_name
 from ..models._weights import WeightsError
-from ._common import ArchOpt, BatchOpt, DeviceOpt, OutOpt, ThresholdOpt, WeightsOpt, console, fail, warn
+from ._common import (
+    ArchOpt,
+    BatchOpt,
+    DeviceOpt,
+    OutOpt,
+    ThresholdOpt,
+    WeightsOpt,
+    console,
+    counting_progress,
+    fail,
+    warn,
+)
 
 USER_ERRORS = (EvalError, WeightsError, ManifestError, FaceToolsMissing, ValueError)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def _print_tables(result) -> None:
@@ -128,7 +127,7 @@ def eval_cmd(
         )
         tau1, tau2, origin, calibration = None, threshold, "--threshold", None
         if calibrate_on:
-            with _progress() as bar:
+            with counting_progress(transient=True) as bar:
                 task = bar.add_task("calibrating", total=None)
                 calibration = calibrate(
                     loaded,
@@ -156,7 +155,7 @@ def eval_cmd(
             tau1 = cal.tau1
         if not data:
             return
-        with _progress() as bar:
+        with counting_progress(transient=True) as bar:
             task = bar.add_task("evaluating", total=None)
             result = evaluate(
                 loaded,

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..data.facebank import FaceBank, FaceBankError, build_facebank, split_by_identity
 from ..data.io import BadInput
@@ -20,23 +19,12 @@ from ..data.pool import PoolError, pack_manifest
 from ..data.records import write_manifest
 from ..data.synth import FAMILIES
 from ..data.synth.writer import PoolSpec, write_pool
-from ._common import OutOpt, console, fail, warn
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
+from ._common import OutOpt, console, counting_progress, fail, warn
 
 
 def _build(real: list[Path], out: Path, workers: int, limits: dict) -> FaceBank:
     errors: list[str] = []
-    with _progress() as bar:
+    with counting_progress(transient=False) as bar:
         task = bar.add_task("face bank", total=None)
         bank = build_facebank(
             real,
@@ -157,7 +145,7 @@ def synth(
         fail(f"{out}: cannot write ({e.strerror or e})")
 
     try:
-        with _progress() as bar:
+        with counting_progress(transient=False) as bar:
             task = bar.add_task(f"synth {split}", total=n)
             records = write_pool(spec, n, workers, on_progress=lambda k: bar.update(task, advance=k))
     except (BadInput, FaceBankError, ValueError) as e:
@@ -167,7 +155,7 @@ def synth(
     write_manifest(records, out / "manifest.csv")  # last, atomically: its presence means the pool is whole
     if pack:
         try:
-            with _progress() as bar:
+            with counting_progress(transient=False) as bar:
                 task = bar.add_task("pack", total=n)
                 pack_manifest(out / "manifest.csv", workers, lambda done, total: bar.update(task, completed=done))
         except (BadInput, PoolError) as e:
