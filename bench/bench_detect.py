@@ -4,7 +4,8 @@
         --weights /tmp/fn3-random [--long-minutes 10]
 
 (a) decoding alone (fakeseg.data.sources.iter_frames), frames/s
-(b) the model alone on face crops of that video (Predictor.predict_crops, batched, bf16 on CPU), crops/s
+(b) the model alone on face crops of that video (Predictor.predict_crops, batched, --precision: bf16 on
+    this CPU by default, or int8), crops/s, and how far its outputs move from fp32
 (c) `fakeseg detect` end to end (a subprocess: start-up, model load, every output written), frames/s
 (d) a reference built like FaceForensics++'s detect_from_video.py: dlib HOG on every full frame
     (upsample 1), the largest face cropped x1.3, one face per forward pass, batch 1, fp32
@@ -39,12 +40,12 @@ def bench_decode(video: Path) -> tuple[int, float]:
     return n, time.perf_counter() - t
 
 
-def bench_model(video: Path, weights: str, n_crops: int) -> tuple[int, float, dict]:
+def bench_model(video: Path, weights: str, n_crops: int, precision: str = "auto") -> tuple[int, float, dict]:
     from fakeseg.data.faces import crop_face, detect_faces
     from fakeseg.data.sources import iter_frames
     from fakeseg.predict import Predictor
 
-    predictor = Predictor(weights)
+    predictor = Predictor(weights, precision=precision)
     crops = []
     for _, _, rgb in iter_frames(video, every=5):
         faces = detect_faces(rgb)
@@ -103,7 +104,7 @@ def bench_reference(video: Path, weights: str, n_frames: int) -> tuple[int, floa
     return n, time.perf_counter() - t
 
 
-def bench_cli(video: Path, weights: str, out: Path) -> tuple[float, float, dict]:
+def bench_cli(video: Path, weights: str, out: Path, precision: str = "auto") -> tuple[float, float, dict]:
     """Run `fakeseg detect` in a child process; (wall seconds, peak RSS in MB, summary)."""
     cmd = [
         sys.executable,
@@ -117,6 +118,8 @@ def bench_cli(video: Path, weights: str, out: Path) -> tuple[float, float, dict]
         str(out),
         "--overwrite",
         "--json",
+        "--precision",
+        precision,
     ]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO)
@@ -165,6 +168,7 @@ def main() -> None:
     ap.add_argument("--crops", type=int, default=256, help="crops timed in (b)")
     ap.add_argument("--ref-frames", type=int, default=40, help="frames timed in (d) (it is slow)")
     ap.add_argument("--long-minutes", type=float, default=0, help="also run (c) on a looped N-minute video")
+    ap.add_argument("--precision", default="auto", help="detect --precision for (b) and (c): auto (bf16 here) or int8")
     ap.add_argument("--json", type=Path, help="write the figures here too")
     args = ap.parse_args()
 
@@ -182,17 +186,17 @@ def main() -> None:
     }
     n, dt = bench_decode(args.video)
     res["a_decode_fps"] = n / dt
-    n, dt, res["bf16_accuracy"] = bench_model(args.video, args.weights, args.crops)
+    n, dt, res["accuracy_vs_fp32"] = bench_model(args.video, args.weights, args.crops, args.precision)
     res["b_model_crops_per_s"] = n / dt
     with tempfile.TemporaryDirectory() as tmp:
-        dt, rss, summary = bench_cli(args.video, args.weights, Path(tmp) / "run")
+        dt, rss, summary = bench_cli(args.video, args.weights, Path(tmp) / "run", args.precision)
         frames = summary["counts"]["frames"]
         res.update(c_detect_fps=frames / dt, c_frames=frames, c_seconds=dt, c_peak_rss_mb=rss)
         n, dt = bench_reference(args.video, args.weights, args.ref_frames)
         res["d_reference_fps"] = n / dt
         if args.long_minutes:
             long_video = loop_video(args.video, args.long_minutes, Path(tmp) / "long.mp4")
-            dt, rss, summary = bench_cli(long_video, args.weights, Path(tmp) / "long_run")
+            dt, rss, summary = bench_cli(long_video, args.weights, Path(tmp) / "long_run", args.precision)
             res.update(
                 long_minutes=args.long_minutes,
                 long_frames=summary["counts"]["frames"],

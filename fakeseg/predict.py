@@ -30,11 +30,13 @@ from .device import pick_device
 from .models import canonical_name, load_model, scores_and_maps
 from .models._weights import WeightsError, default_weights
 from .models.base import fold_batchnorm
+from .models.int8 import quantize
 from .results import FAKE_PIXEL, FaceResult, FrameResult, RunWriter
 from .tracking import FaceTracker
 
 DETECT_INTERVAL_S = 0.33  # default: a full face detection about three times a second of video
 _QUEUE_FRAMES = 8  # decoded frames waiting for the model; bounds the reader's memory
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 
 def _cpu_bf16_is_fast() -> bool:
@@ -46,9 +48,12 @@ def _cpu_bf16_is_fast() -> bool:
 
 
 def resolve_precision(device: torch.device, precision: str = "auto") -> str:
-    """'auto' -> bf16 on a CPU with native bf16, fp16 on CUDA, else fp32."""
-    if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+    """'auto' -> bf16 on a CPU with native bf16, fp16 on CUDA, else fp32. 'int8' is CPU only and never
+    automatic: it is twice as fast as bf16 here but moves scores ~100x more (docs/benchmarks.md)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "int8" and device.type != "cpu":
+        raise ValueError(f"--precision int8 runs on the CPU only, not on {device.type}")
     if precision != "auto":
         return precision
     if device.type == "cuda":
@@ -95,6 +100,19 @@ def _prefetch(items: Iterator, maxsize: int = _QUEUE_FRAMES) -> Iterator:
         thread.join(timeout=5)
 
 
+def _int8_model(model: torch.nn.Module, config, weights: str) -> torch.nn.Module:
+    ranges = (config.int8 or {}).get("ranges")
+    if not ranges:
+        raise WeightsError(
+            f"{weights} has no int8 calibration; store one with "
+            f"`fakeseg eval --weights FOLDER --calibrate VAL.csv --save-thresholds`"
+        )
+    try:
+        return quantize(model, ranges)
+    except ValueError as e:
+        raise WeightsError(f"{weights}: {e}") from None
+
+
 class Predictor:
     """Loads a checkpoint once and turns sources into streams of FrameResults.
 
@@ -116,10 +134,13 @@ class Predictor:
         self.device = pick_device(device)
         self.weights = str(weights) if weights is not None else default_weights(arch)
         self.model, self.config = load_model(self.weights, self.device)
-        fold_batchnorm(self.model)  # inference only: ~25 % faster FN3 on CPU (docs/benchmarks.md)
         if arch and canonical_name(arch) != canonical_name(self.config.arch):
             raise WeightsError(f"--arch {arch} does not match the weights' architecture {self.config.arch}")
         self.precision = resolve_precision(self.device, precision)
+        if self.precision == "int8":
+            self.model = _int8_model(self.model, self.config, self.weights)
+        else:
+            fold_batchnorm(self.model)  # inference only: ~25 % faster FN3 on CPU (docs/benchmarks.md)
         if self.device.type in ("cpu", "cuda"):
             self.model = self.model.to(memory_format=torch.channels_last)
         self.batch_size = max(1, int(batch_size))
@@ -337,6 +358,7 @@ def detect_to_folder(
 __all__ = [
     "BadInput",
     "DETECT_INTERVAL_S",
+    "PRECISIONS",
     "Predictor",
 
     "detect",

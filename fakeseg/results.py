@@ -19,6 +19,7 @@ import numpy as np
 
 from ._fs import make_shareable
 from .data.faces import paste_back
+from .encode import VideoEncoder
 
 MASK_SIDE = 64  # side of the per-face crop masks stored in a video's .npz (uint8, prob x 255)
 FAKE_PIXEL = 0.5  # a crop pixel counts towards fake_area when its probability is >= this
@@ -531,8 +532,8 @@ class SourceWriter:
         self._track_detections: dict[int, int] = {}
         self._top: list[tuple[float, int, np.ndarray]] = []  # (score, frame, overlay): the k worst frames
         self._archive: MaskArchiveWriter | None = None
-        self._video: cv2.VideoWriter | None = None
         self._video_tmp = run.out / "overlays" / f".{name}.tmp.mp4"
+        self._video = VideoEncoder(self._video_tmp, self.fps) if is_video and run.save_video else None
         self.outputs: dict = {}
 
     def add(self, result: FrameResult) -> None:
@@ -589,22 +590,18 @@ class SourceWriter:
             self.run._keep_highlight(result.score, self.source, Path(self.source).name, overlay)
 
     def _write_video_frame(self, overlay: np.ndarray) -> None:
-        if self._video is None:
-            h, w = overlay.shape[:2]
-            self._video = cv2.VideoWriter(
-                str(self._video_tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h)
-            )
-            if not self._video.isOpened():
-                raise OutputError(f"{self._video_tmp.parent}: cannot write an mp4v video there")
-        self._video.write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+        try:
+            self._video.write(overlay)  # encoded in a background thread (fakeseg.encode)
+        except OSError as e:
+            raise OutputError(str(e)) from None
 
     def close(self, warning: str | None = None) -> dict:
         """Finish this source's files (renamed into place) and add its entry to the run summary."""
         from .data.io import write_image
 
         out = self.run.out
-        if self._video is not None:
-            self._video.release()
+        if self._video is not None and self._video.started:
+            self._video.close()
             os.replace(self._video_tmp, out / "overlays" / f"{self.name}.mp4")
             self.outputs["overlay_video"] = f"overlays/{self.name}.mp4"
         if self._archive is not None:
@@ -652,7 +649,7 @@ class SourceWriter:
     def abort(self) -> None:
         """Drop what this source had started (its rows already written stay, flagged by the error entry)."""
         if self._video is not None:
-            self._video.release()
+            self._video.abort()
             self._video_tmp.unlink(missing_ok=True)
         if self._archive is not None:
             self._archive.abort()

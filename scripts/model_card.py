@@ -44,13 +44,15 @@ def main(tag: str) -> None:
     kind = ("segmentation (per-pixel BCE, Eq. 5)" if cfg["task"] == "seg"
             else "classification (per-image BCE, Eq. 1; pixel maps by CAM, Eq. 2-4)")
     default = " It is `fakeseg detect`'s default." if cfg["extra"].get("default") else ""
+    int8 = (f" int8 activation ranges for `fakeseg detect --precision int8` were measured on the same validation"
+            f" crops ({cfg['int8']['data']}); see docs/benchmarks.md for what int8 costs." if cfg.get("int8") else "")
     card = f"""# `{tag}`: {cfg['arch']} {cfg['task']}, trained on synthesised forgeries
 
 > **License: {cfg['license']}.**
 
 {cfg['arch'].upper()} ({kind}), from scratch, input {cfg['input_size']} px face crops (face box x{cfg['crop_scale']:g},
 square, reflect padding), thresholds tau1 = {cfg['tau1']:.3f}, tau2 = {cfg['tau2']:.4f} (tau2 chosen on the synthetic
-validation set below, never on the evaluation rows).{default}
+validation set below, never on the evaluation rows).{default}{int8}
 
 ## Training
 

@@ -146,6 +146,11 @@ def test_calibrate_and_save_thresholds_keep_the_checkpoint_loadable(crops, tmp_p
     _, config = load_model(ckpt)  # sha256 still valid: only config.json changed
     assert config.tau2 == pytest.approx(cal.tau2) and config.tau1 == pytest.approx(cal.tau1)
     assert config.extra["calibration"]["n_fake"] == 4
+    # the same pass measured the int8 activation ranges that `detect --precision int8` rebuilds the model from
+    from fakeseg.models.int8 import quantize
+
+    assert config.int8["ranges"] and "(7 crops)" in config.int8["data"]
+    quantize(load_model(ckpt)[0], config.int8["ranges"])
 
 
 def test_prepared_cache_folder_is_read_as_crops(crops, tmp_path):

@@ -32,6 +32,7 @@ class Precision(str, Enum):
     fp32 = "fp32"
     bf16 = "bf16"
     fp16 = "fp16"
+    int8 = "int8"
 
 
 class _FramesPerSecond(ProgressColumn):
@@ -106,7 +107,11 @@ def detect(
     ] = True,
     precision: Annotated[
         Precision,
-        typer.Option("--precision", help="auto: bf16 on CPUs with native bf16, fp16 on CUDA, else fp32."),
+        typer.Option(
+            "--precision",
+            help="auto: bf16 on CPUs with native bf16, fp16 on CUDA, else fp32. int8 (CPU, weights calibrated "
+            "for it): ~2x faster model, scores move ~1e-3.",
+        ),
     ] = Precision.auto,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the outputs of a previous run in --out.")

@@ -1,4 +1,5 @@
-"""Thresholds picked on validation data: tau2 (Eq. 6) for every model, tau1 (Eq. 4) for cls models."""
+"""Picked on validation data: tau2 (Eq. 6) for every model, tau1 (Eq. 4) for cls models, and the
+activation ranges that `--precision int8` inference needs (fakeseg.models.int8)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..data.transforms import to_tensor
 from ..metrics import ConfusionMatrix, best_threshold
 from ..models import resolve_weights, scores_and_maps
 from ..models._weights import CONFIG_NAME
+from ..models.int8 import RangeObserver
 from .crops import iter_samples
 from .inputs import EvalError, ProgressFn, SkipFn, batches, load_for_eval, pick_device, plan_data
 
@@ -30,9 +32,10 @@ class Calibration:
     n_fake: int
     n_genuine: int
     data: str
+    int8_ranges: dict | None = None  # None where the model cannot be quantised (see int8.quantize)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "int8_ranges"}
 
 
 class _Replay(torch.nn.Module):
@@ -67,6 +70,7 @@ def calibrate(
     scores, labels = [], []
     per_tau1: list[np.ndarray] = []  # per fake image: (len(TAU1_GRID), 4) counts tp, fp, fn, tn
     n_skipped = 0
+    ranges: RangeObserver | None = RangeObserver(loaded.model)
 
     def skip(record: Record, reason: str) -> None:
         nonlocal n_skipped
@@ -80,6 +84,11 @@ def calibrate(
         x = to_tensor([s.image for s in batch], cfg.mean, cfg.std).to(dev)
         with torch.no_grad():
             out = loaded.model(x)
+        if ranges is not None:
+            try:
+                ranges.observe(x)
+            except Exception:  # an architecture FX cannot trace (control flow): no int8 for it, thresholds still
+                ranges = None
         score, _ = scores_and_maps(_Replay(out, cfg.task), x, cfg.tau1, 0.0)
         scores += score.cpu().tolist()
         labels += [s.record.label for s in batch]
@@ -123,7 +132,8 @@ def calibrate(
         best = int(np.argmax(mious))
         tau1, miou = TAU1_GRID[best], mious[best]
     return Calibration(
-        tau2, tau1, bal, miou, int((y == 1).sum()), int((y == 0).sum()), plan.description["path"]
+        tau2, tau1, bal, miou, int((y == 1).sum()), int((y == 0).sum()), plan.description["path"],
+        ranges.ranges() if ranges is not None else None,
     )
 
 
@@ -135,8 +145,8 @@ def _counts(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def save_thresholds(weights: str, calibration: Calibration) -> Path:
-    """Store calibrated tau2 (and tau1) in the checkpoint's config.json, atomically. The sha256 covers
-    the tensor file only, so the checkpoint stays valid."""
+    """Store calibrated tau2 (and tau1, and the int8 activation ranges) in the checkpoint's config.json,
+    atomically. The sha256 covers the tensor file only, so the checkpoint stays valid."""
     if str(weights).startswith("hf://"):
         raise EvalError("thresholds cannot be saved into the hub cache; download the folder and pass it")
     folder = resolve_weights(weights)
@@ -146,5 +156,8 @@ def save_thresholds(weights: str, calibration: Calibration) -> Path:
     if calibration.tau1 is not None:
         config["tau1"] = calibration.tau1
     config.setdefault("extra", {})["calibration"] = calibration.to_dict()
+    if calibration.int8_ranges is not None:
+        n = calibration.n_fake + calibration.n_genuine
+        config["int8"] = {"ranges": calibration.int8_ranges, "data": f"{calibration.data} ({n} crops)"}
     atomic_write(path, json.dumps(config, indent=2) + "\n")
     return path

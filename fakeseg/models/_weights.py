@@ -50,6 +50,7 @@ class WeightsConfig:
     license: str = ""
     sha256: str = ""
     fakeseg_version: str = ""
+    int8: dict = field(default_factory=dict)  # {"ranges": {...}, "data": ...} for --precision int8 (models/int8.py)
     extra: dict = field(default_factory=dict)
 
     @classmethod
