@@ -62,7 +62,8 @@ def main() -> None:
     args = ap.parse_args()
     rows = [run(w, d, args.limit) for w in args.weights for d in args.data]
     print(json.dumps(rows, indent=1))
-    print("\n| weights | data (fake/all) | precision | max abs score diff | verdicts changed | pixels flipped | AUC (fp32) |")
+    print("\n| weights | data (fake/all) | precision | max abs score diff | verdicts changed | pixels flipped "
+          "| AUC (fp32) |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         for p in ("bf16", "int8"):

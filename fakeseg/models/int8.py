@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+
 import torch
 import torch.nn as nn
 
