@@ -284,3 +284,36 @@ def test_real_video_one_track(shared_data, weights, tmp_path):
     results = list(Predictor(weights, detect_every=4).stream(clip))
     assert len(results) == 16 and all(len(r.faces) == 1 for r in results)
     assert {r.faces[0].face_id for r in results} == {1}
+
+
+def test_video_encoder_writes_every_frame_in_order_and_abort_leaves_nothing_running(tmp_path):
+    from fakeseg.encode import VideoEncoder
+
+    frames = [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(12)]  # more than its queue holds
+    enc = VideoEncoder(tmp_path / "a.mp4", fps=10)
+    for f in frames:
+        enc.write(f)
+    enc.close()
+    cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
+    means = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        means.append(bgr.mean())
+    assert len(means) == 12 and means == sorted(means)  # every frame, in order (brightness rises)
+
+    enc = VideoEncoder(tmp_path / "b.mp4", fps=10)
+    for f in frames:
+        enc.write(f)
+    enc.abort()
+    assert not enc._thread.is_alive()
+
+
+def test_video_encoder_unwritable_folder_fails_at_the_first_frame(tmp_path):
+    from fakeseg.encode import VideoEncoder
+
+    enc = VideoEncoder(tmp_path / "missing" / "a.mp4", fps=10)
+    with pytest.raises(OSError, match="cannot write"):
+        enc.write(np.zeros((32, 32, 3), np.uint8))
+    enc.close()  # nothing was started: nothing to finish
