@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from .data.datasets import Collate, StepBatchSampler
 from .data.transforms import normalize
-from .models import FakeSegNet, WeightsConfig, create_model, save_checkpoint
+from .models import FakeSegNet, WeightsConfig, WeightsError, canonical_name, create_model, load_model, save_checkpoint
 from .training.config import DEFAULT_EPOCHS, TrainConfig, TrainError, load_config, new_run_dir, save_config
 from .training.data import build_data
 from .training.distributed import (
@@ -126,8 +126,22 @@ def _only_end(emit):
     return wrapped
 
 
+def _init_state(config: TrainConfig) -> dict[str, torch.Tensor]:
+    """Fine-tuning: the tensors of a checkpoint of the same architecture and task (its sha256 is checked)."""
+    try:
+        init, init_config = load_model(config.init)
+    except WeightsError as e:
+        raise TrainError(f"--init: {e}") from None
+    if (canonical_name(init_config.arch), init_config.task) != (canonical_name(config.arch), config.task):
+        raise TrainError(
+            f"--init {config.init} is {init_config.arch} {init_config.task}, not {config.arch} {config.task}"
+        )
+    return init.state_dict()
+
+
 def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device) -> Path:
     start_time = time.monotonic()
+    init_state = _init_state(config) if config.init and not resume else None  # fail before any data work
     if not d.is_main:  # one progress bar, not one per rank; "end" carries each rank's model
         emit = _only_end(emit)
     run = Path(broadcast_object(str(new_run_dir(config)) if d.is_main else None, d))
@@ -159,7 +173,10 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
         except OSError as e:
             raise TrainError(f"{run}: cannot write the run folder ({e.strerror or e})") from None
 
-    model = create_model(config.arch, task=config.task).to(device)
+    model = create_model(config.arch, task=config.task)
+    if init_state is not None:  # a resumed run restores its own weights below
+        model.load_state_dict(init_state)
+    model = model.to(device)
     amp = _autocast(device, config.amp)
     channels_last = amp is not contextlib.nullcontext
     if channels_last:

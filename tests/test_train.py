@@ -261,6 +261,8 @@ def test_cli_trains_and_writes_a_run(crops, tmp_path):
         (["--arch", "fn3", "--data", "/nonexistent/train.csv"], "no such manifest"),
         (["--arch", "fn3"], "no training data"),
         (["--resume", "/nonexistent/run"], "not a training run folder"),
+        (["--arch", "vgg5", "--init", "fn3.synth"], "is fn3 seg, not vgg5 seg"),
+        (["--arch", "fn3", "--init", "/nonexistent/weights"], "--init"),
     ],
 )
 def test_cli_bad_input_is_one_error_line(args, message, crops, tmp_path):
@@ -271,6 +273,17 @@ def test_cli_bad_input_is_one_error_line(args, message, crops, tmp_path):
     assert message in result.output
     assert "Traceback" not in result.output
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
+
+
+def test_init_starts_from_the_given_weights(crops, tmp_path):
+    """Fine-tuning: step 0 is the checkpoint (a tiny lr keeps the convolutions as loaded)."""
+    init, _ = load_model("fn3.synth")
+    run = fit(config(crops, tmp_path / "run", steps=1, lr=1e-12, init="fn3.synth", val_data=[]))
+    tuned = load_file(str(run / "last" / "model.safetensors"))
+    for name, value in init.state_dict().items():
+        if name.endswith("weight") and value.dim() == 4:
+            assert torch.allclose(tuned[name], value, atol=1e-9), name
+    assert json.loads((run / "train_config.json").read_text())["init"] == "fn3.synth"
 
 
 def test_cli_missing_image_fails_before_training(tmp_path):

@@ -83,6 +83,13 @@ def train(
         float | None,
         typer.Option("--pos-weight", help="BCE weight of the fake class (pixels for seg, images for cls)."),
     ] = None,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            "--init",
+            help="Fine-tune: start from these weights (folder, shipped tag or hf://; same arch and task).",
+        ),
+    ] = None,
     augment: Annotated[
         bool,
         typer.Option(
@@ -135,6 +142,7 @@ def train(
                 lr=lr,
                 seed=seed,
                 pos_weight=pos_weight,
+                init=init,
                 augment=augment,
                 amp=amp,
                 workers=workers,

@@ -35,6 +35,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     pos_weight: float | None = None  # BCE weight of the fake class
+    init: str | None = None  # weights spec (folder, shipped tag, hf://) to start from instead of random weights
     augment: bool = True
     amp: bool = True
     workers: int | None = None
