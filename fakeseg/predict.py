@@ -1,9 +1,7 @@
 """The detect engine: frames stream in, FrameResults stream out; nothing is collected in memory.
 
 Per source: a reader thread decodes frames into a small bounded queue (decoding overlaps inference);
-FaceTracker finds faces (full HOG detection every `detect_every` frames, optical flow between); in a
-video the full detections run in a helper process, submitted by the reader thread as it decodes
-(fakeseg/detector_process.py), so HOG overlaps everything else;
+FaceTracker finds faces (full HOG detection every `detect_every` frames, optical flow between);
 each face is cropped with THE shared `crop_face` at the checkpoint's input size and crop scale;
 crops from consecutive frames are batched through `scores_and_maps` (THE read-out shared with eval)
 under bf16 autocast + channels_last on CPU, fp16 on CUDA.
@@ -28,7 +26,6 @@ from .data.faces import crop_face
 from .data.io import BadInput, read_image
 from .data.sources import expand_sources, is_video, iter_frames, video_info
 from .data.transforms import to_tensor
-from .detector_process import DetectorProcess
 from .device import pick_device
 from .models import canonical_name, load_model, scores_and_maps
 from .models._weights import WeightsError, default_weights
@@ -133,7 +130,6 @@ class Predictor:
         threshold: float | None = None,
         detect_every: int | None = None,
         precision: str = "auto",
-        detector_process: bool = True,
     ):
         self.device = pick_device(device)
         self.weights = str(weights) if weights is not None else default_weights(arch)
@@ -150,9 +146,6 @@ class Predictor:
         self.batch_size = max(1, int(batch_size))
         self.threshold = float(self.config.tau2 if threshold is None else threshold)
         self.detect_every = detect_every
-        self.detector_process = detector_process
-        self._detector: DetectorProcess | None = None  # started with the first video, reused after
-        self._streams = 0
         self.last_tracker: FaceTracker | None = None
 
     def info(self) -> dict:
@@ -208,7 +201,7 @@ class Predictor:
         path = Path(source)
         if is_video(path):
             info = video_info(path)  # fails early on unreadable / zero-frame videos
-            return True, info.fps, iter_frames(path)  # stream() decodes it in a reader thread
+            return True, info.fps, _prefetch(iter_frames(path))
         return False, 0.0, iter([(0, None, read_image(path))])
 
     def stream(
@@ -223,11 +216,7 @@ class Predictor:
         if frames is None:
             is_video, fps, frames = self.frames(source)
         every = self.detect_every or max(1, round((fps or 25.0) * DETECT_INTERVAL_S))
-        if is_video:
-            frames, detector = self._video_detection(frames, every)
-            tracker = FaceTracker(detect_every=every, detector=detector)
-        else:
-            tracker = FaceTracker(detect_every=1)
+        tracker = FaceTracker(detect_every=every if is_video else 1)
         self.last_tracker = tracker
         size, scale = self.config.input_size, self.config.crop_scale
         pending: list[tuple[int, float | None, np.ndarray, list]] = []
@@ -244,34 +233,6 @@ class Predictor:
                 yield from self._flush(str(source), pending, bool(is_video))
                 pending, n_crops = [], 0
         yield from self._flush(str(source), pending, bool(is_video))
-
-    def _video_detection(self, frames: Iterator, every: int):
-        """(frames decoded in a reader thread, the tracker's detector). With the helper process, the
-        reader submits each grid frame's detection as soon as it is decoded."""
-        if not self.detector_process:
-            return _prefetch(frames), None
-        if self._detector is None:
-            self._detector = DetectorProcess()
-        det, stream = self._detector, self._streams
-        self._streams += 1
-
-        def submitting():
-            for index, time_s, rgb in frames:
-                if index % every == 0:
-                    det.submit((stream, index), rgb)
-                yield index, time_s, rgb
-
-        def detector(index: int, rgb: np.ndarray):
-            key = (stream, index)
-            return det.result(key) if index % every == 0 else det.detect(key, rgb)
-
-        return _prefetch(submitting()), detector
-
-    def close(self) -> None:
-        """Stop the detection helper process (also at exit; a Predictor can be used again after)."""
-        if self._detector is not None:
-            self._detector.close()
-            self._detector = None
 
     def _flush(self, source: str, pending: list, is_video: bool) -> Iterator[FrameResult]:
         crops = [crop.image for _, _, _, faces in pending for *_, crop in faces]
@@ -339,10 +300,7 @@ def detect(
         detect_every=detect_every,
         precision=precision,
     )
-    try:
-        yield from predictor(sources)
-    finally:
-        predictor.close()
+    yield from predictor(sources)
 
 
 def detect_to_folder(

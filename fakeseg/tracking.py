@@ -1,10 +1,8 @@
 """Face tracks across video frames: a full face detection every few frames, cheap shifts in between.
 
-HOG detection costs ~55 ms on a 640 px copy of a 720p frame, ten times the model's cost per face,
-so a video pays it only on a fixed grid of frames (every `detect_every`-th, from frame 0; a fixed
-grid lets detections be started ahead, see fakeseg/detector_process.py), and on every frame while
-no face is being tracked. Between detections each box moves with the median Lucas-Kanade optical
-flow of corner points inside it (~1-2 ms a frame). At every detection
+HOG detection costs ~60 ms on a 640 px copy of a 720p frame, ten times the model's cost per face,
+so a video pays it only every `detect_every` frames. Between detections each box moves with the
+median Lucas-Kanade optical flow of corner points inside it (~1-2 ms a frame). At every detection
 the new boxes are matched to the live tracks by IoU (greedy, largest overlap first): a matched box
 keeps its track id, an unmatched one opens a new track, and a track left unmatched ends.
 """
@@ -53,13 +51,12 @@ class FaceTracker:
         detect_every: int = 10,
         iou_match: float = 0.3,
         max_side: int = 640,
-        detector: Callable[[int, np.ndarray], list[Face]] | None = None,
+        detector: Callable[[np.ndarray], list[Face]] | None = None,
     ):
         self.detect_every = max(1, int(detect_every))
         self.iou_match = iou_match
         self.max_side = max_side
-        # detector(frame index, rgb) -> faces, largest first
-        self.detector = detector or (lambda index, rgb: detect_faces(rgb, max_side=max_side))
+        self.detector = detector or (lambda rgb: detect_faces(rgb, max_side=max_side))
         self.tracks: list[Track] = []
         self.detections = 0  # how many full-frame detections ran (the benchmark reports it)
         self._next_id = 1
@@ -70,7 +67,7 @@ class FaceTracker:
     def update(self, index: int, rgb: np.ndarray) -> list[tuple[int, Box, bool]]:
         gray = self._small_gray(rgb)
         # with no live track, look again on every frame: a face entering the shot is found at once
-        due = self._last_detect is None or not self.tracks or index % self.detect_every == 0
+        due = self._last_detect is None or not self.tracks or index - self._last_detect >= self.detect_every
         if due:
             self._detect(index, rgb, gray)
         else:
@@ -91,7 +88,7 @@ class FaceTracker:
         return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 
     def _detect(self, index: int, rgb: np.ndarray, gray: np.ndarray) -> None:
-        faces = self.detector(index, rgb)
+        faces = self.detector(rgb)
         self.detections += 1
         self._last_detect = index
         pairs = sorted(

@@ -212,7 +212,7 @@ def _moving_square_frames(n: int, step: int = 3):
 def test_tracker_detects_on_a_stride_and_follows_the_face_between():
     calls = []
 
-    def detector(index, rgb):
+    def detector(rgb):
         from fakeseg.data.faces import Face
 
         calls.append(1)
@@ -233,7 +233,7 @@ def test_tracker_new_face_gets_a_new_id():
     from fakeseg.data.faces import Face
 
     it = iter(faces)
-    tracker = FaceTracker(detect_every=1, detector=lambda index, rgb: [Face(b) for b in next(it)])
+    tracker = FaceTracker(detect_every=1, detector=lambda rgb: [Face(b) for b in next(it)])
     frame = np.zeros((240, 320, 3), np.uint8)
     assert [t for t, *_ in tracker.update(0, frame)] == [1]
     assert [t for t, *_ in tracker.update(1, frame)] == [1, 2]
@@ -317,33 +317,3 @@ def test_video_encoder_unwritable_folder_fails_at_the_first_frame(tmp_path):
     with pytest.raises(OSError, match="cannot write"):
         enc.write(np.zeros((32, 32, 3), np.uint8))
     enc.close()  # nothing was started: nothing to finish
-
-
-def test_detection_helper_process_gives_the_in_process_results(weights):
-    """Full detections in the helper process (submitted ahead by the reader thread) change nothing."""
-    from fakeseg.predict import Predictor
-
-    def run(helper: bool):
-        predictor = Predictor(weights, precision="fp32", detect_every=4, detector_process=helper)
-        try:
-            rows = [(r.frame, f.face_id, f.box, f.detected, round(f.score, 6)) for r in predictor.stream(DEMO)
-                    for f in r.faces]
-        finally:
-            predictor.close()
-        return rows, predictor.last_tracker.detections
-
-    (with_helper, n1), (in_process, n2) = run(True), run(False)
-    assert with_helper == in_process and n1 == n2 and n1 >= 2
-
-
-def test_detection_helper_that_dies_is_replaced_by_in_process_detection():
-    from fakeseg.data.faces import detect_faces
-    from fakeseg.detector_process import DetectorProcess
-
-    rgb = cv2.cvtColor(cv2.imread(str(GENUINE)), cv2.COLOR_BGR2RGB)
-    with DetectorProcess() as det:
-        assert [f.box for f in det.detect("a", rgb)] == [f.box for f in detect_faces(rgb)]
-        det._proc.kill()
-        det._proc.wait()
-        assert [f.box for f in det.detect("b", rgb)] == [f.box for f in detect_faces(rgb)]
-        assert det.failed

@@ -190,8 +190,6 @@ def detect(
         fail(str(e))
     except OSError as e:  # disk full or a folder removed under us while writing
         fail(f"{out}: writing failed ({e.strerror or e})")
-    finally:
-        predictor.close()
 
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

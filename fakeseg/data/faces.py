@@ -64,28 +64,6 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def detection_copy(rgb: np.ndarray, max_side: int = 640) -> tuple[np.ndarray, float]:
-    """(the copy HOG runs on, its scale): the frame shrunk so its long side is at most `max_side`."""
-    h, w = rgb.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)),
-                                                interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(small), scale
-
-
-def locate_faces(small: np.ndarray, scale: float, model: str = "hog", upsample: int = 1) -> list[Face]:
-    """Faces found in a detection copy, boxes mapped back to the frame, largest first."""
-    fr = _face_recognition()
-    locations = fr.face_locations(small, number_of_times_to_upsample=upsample, model=model)
-    faces = []
-    for top, right, bottom, left in locations:
-        box = (int(round(left / scale)), int(round(top / scale)),
-               int(round(right / scale)), int(round(bottom / scale)))
-        faces.append(Face(box))
-    faces.sort(key=lambda f: f.area, reverse=True)
-    return faces
-
-
 def detect_faces(rgb: np.ndarray, model: str = "hog", max_side: int = 640, upsample: int = 1,
                  landmarks: bool = False) -> list[Face]:
     """All faces in an RGB uint8 frame, largest first.
@@ -94,7 +72,18 @@ def detect_faces(rgb: np.ndarray, model: str = "hog", max_side: int = 640, upsam
     side is at most `max_side` and map the boxes back. Landmarks (68 points) are computed on the
     full-resolution frame inside the mapped boxes.
     """
-    faces = locate_faces(*detection_copy(rgb, max_side), model=model, upsample=upsample)
+    fr = _face_recognition()
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)),
+                                                 interpolation=cv2.INTER_AREA)
+    locations = fr.face_locations(np.ascontiguousarray(small), number_of_times_to_upsample=upsample, model=model)
+    faces = []
+    for top, right, bottom, left in locations:
+        box = (int(round(left / scale)), int(round(top / scale)),
+               int(round(right / scale)), int(round(bottom / scale)))
+        faces.append(Face(box))
+    faces.sort(key=lambda f: f.area, reverse=True)
     if landmarks and faces:
         add_landmarks(rgb, faces)
     return faces
