@@ -106,7 +106,7 @@ def bench_reference(video: Path, weights: str, n_frames: int) -> tuple[int, floa
 
 
 def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the detection helper), from /proc."""
+    """Resident memory of a process and its children, from /proc."""
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -124,7 +124,7 @@ def _tree_rss_mb(pid: int) -> float:
 
 def bench_cli(video: Path, weights: str, out: Path, precision: str = "auto") -> tuple[float, float, dict]:
     """Run `fakeseg detect` in a child process; (wall seconds, peak RSS in MB, summary). The peak is the
-    larger of the process's own peak and the sampled sum over it and its helper process."""
+    larger of the process's own peak and the sampled sum over it and any child process."""
     cmd = [
         sys.executable,
         "-m",

@@ -34,8 +34,9 @@ def main() -> None:
         frames = [rgb for _, (_, _, rgb) in zip(range(args.frames), iter_frames(video), strict=False)]
         reference = [detect_faces(rgb) for rgb in frames]
         for every in args.every:
-            tracker = FaceTracker(detect_every=every, detector=lambda index, rgb, ref=reference: ref[index])
+            tracker = FaceTracker(detect_every=every)
             for i, rgb in enumerate(frames):
+                tracker.detector = lambda _rgb, faces=reference[i]: faces  # the reference detection of frame i
                 tracked = tracker.update(i, rgb)
                 if reference[i] and tracked:
                     ious[every].append(box_iou(tracked[0][1], reference[i][0].box))
