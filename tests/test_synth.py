@@ -271,6 +271,13 @@ def test_cli_no_faces_is_an_error(tmp_path):
         ["synth", str(tmp_path / "noise.png"), "--out", str(tmp_path / "o"), "--n", "2", "--workers", "1"],
     )
     assert result.exit_code != 0 and "no faces found" in result.output
+    assert not (tmp_path / "o").exists()  # no empty face bank left behind that looks like a result
+    (tmp_path / "mine").mkdir()  # a folder the user made is left in place, only the bank inside it goes
+    result = CliRunner().invoke(
+        app,
+        ["synth", str(tmp_path / "noise.png"), "--out", str(tmp_path / "mine"), "--n", "2", "--workers", "1"],
+    )
+    assert result.exit_code != 0 and (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "facebank").exists()
 
 
 @pytest.mark.shared_data

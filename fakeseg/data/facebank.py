@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -317,6 +318,10 @@ def build_facebank(
     """
     out = Path(out)
     files = list(_walk(sources, max_per_folder))  # raises on a missing source before anything is written
+    created = out  # the topmost folder this call creates: removed again if no face is found at all
+    while not created.parent.exists():
+        created = created.parent
+    created = None if created.exists() else created
     (out / "faces").mkdir(parents=True, exist_ok=True)
     params = {
         "max_per_video": max_per_video,
@@ -363,7 +368,9 @@ def build_facebank(
             collect(pool.map(_process, jobs, chunksize=4))
     else:
         collect(map(_process, jobs))
-    _write_index(out, params, done, entries)
     if not entries:
+        if created is not None:  # nothing worth resuming: leave no empty bank that looks like a result
+            shutil.rmtree(created, ignore_errors=True)
         raise FaceBankError(f"no faces found in {', '.join(str(s) for s in sources)}")
+    _write_index(out, params, done, entries)
     return FaceBank.load(out)
