@@ -10,30 +10,16 @@ import json
 from pathlib import Path
 
 from fakeseg.data.facebank import FaceBank, split_by_identity
-from fakeseg.data.io import write_image
-from fakeseg.data.records import Record, write_manifest
-from fakeseg.data.synth import Synthesizer
+from fakeseg.data.records import write_manifest
+from fakeseg.data.synth import FAMILIES
+from fakeseg.data.synth.writer import PoolSpec, write_pool
 from fakeseg.train import fit
 from fakeseg.training.config import TrainConfig
 
 
-def make_pool(bank, out: Path, n: int, seed: int, degrade: bool) -> Path:
-    synth = Synthesizer(bank, seed=seed)
-    if not degrade:
-        synth._degrade = lambda image, rng, meta: image  # the ablation: no resample, noise or JPEG
-    rows = []
-    for sub in ("images", "masks"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        s = synth.sample(i)
-        image = out / "images" / f"{i:06d}.png"
-        write_image(image, s.image)
-        mask = None
-        if s.label:
-            mask = out / "masks" / f"{i:06d}.png"
-            write_image(mask, s.mask * 255)
-        rows.append(Record(image, mask, s.label, s.method))
-    return write_manifest(rows, out / "manifest.csv")
+def make_pool(bank_root: Path, identities, out: Path, n: int, seed: int, degrade: bool) -> Path:
+    spec = PoolSpec(str(bank_root), tuple(identities), seed, 256, 0.35, FAMILIES, str(out), degrade=degrade)
+    return write_manifest(write_pool(spec, n), out / "manifest.csv")
 
 
 def main() -> None:
@@ -50,8 +36,8 @@ def main() -> None:
     for degrade in (False, True):
         name = "degraded" if degrade else "clean"
         root = args.out / name
-        train = make_pool(train_bank, root / "train", args.n_train, 0, degrade)
-        val = make_pool(val_bank, root / "val", args.n_val, 1, degrade)
+        train = make_pool(args.bank, train_bank.identities(), root / "train", args.n_train, 0, degrade)
+        val = make_pool(args.bank, val_bank.identities(), root / "val", args.n_val, 1, degrade)
         run = fit(TrainConfig(arch=args.arch, task="seg", data=[str(train)], val_data=[str(val)], steps=args.steps,
                               batch_size=32, epoch_size=args.n_train, workers=1, out=str(root / "run")))
         history = json.loads((run / "metrics.json").read_text())

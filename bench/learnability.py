@@ -17,35 +17,24 @@ import time
 from pathlib import Path
 
 from fakeseg.data.facebank import FaceBank, split_by_identity
-from fakeseg.data.io import write_image
-from fakeseg.data.records import Record, write_manifest
-from fakeseg.data.synth import FAMILIES, Synthesizer
+from fakeseg.data.records import write_manifest
+from fakeseg.data.synth import FAMILIES
+from fakeseg.data.synth.writer import PoolSpec, write_pool
 from fakeseg.train import fit, resume_config
 from fakeseg.training.config import TrainConfig
 
 ROOT = Path("runs/learnability")
 
 
-def make_pool(bank, out: Path, n: int, seed: int, families, clean: bool, genuine_fraction: float) -> Path:
+def make_pool(bank_root: Path, identities, out: Path, n: int, seed: int, families, clean: bool,
+              genuine_fraction: float, workers: int = 2) -> Path:
+    """A pool of `n` samples (reused when its manifest exists), written by the synthesiser's own pool writer."""
     manifest = out / "manifest.csv"
     if manifest.exists():
         return manifest
-    synth = Synthesizer(bank, seed=seed, families=families, genuine_fraction=genuine_fraction)
-    if clean:
-        synth._degrade = lambda image, rng, meta: image  # the ablation: no resample, noise or JPEG
-    rows = []
-    for sub in ("images", "masks"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        s = synth.sample(i)
-        image = out / "images" / f"{i:06d}.png"
-        write_image(image, s.image)
-        mask = None
-        if s.label:
-            mask = out / "masks" / f"{i:06d}.png"
-            write_image(mask, s.mask * 255)
-        rows.append(Record(image, mask, s.label, s.method))
-    return write_manifest(rows, manifest)
+    spec = PoolSpec(str(bank_root), tuple(identities), seed, 256, genuine_fraction, tuple(families), str(out),
+                    degrade=not clean)
+    return write_manifest(write_pool(spec, n, workers), manifest)
 
 
 def main() -> None:
@@ -67,8 +56,10 @@ def main() -> None:
     root = ROOT / args.name
     train_bank, val_bank = split_by_identity(FaceBank.load(args.bank), 0.1, seed=0)
     t = time.time()
-    train = make_pool(train_bank, root / "train", args.n_train, 0, families, args.clean, args.genuine_fraction)
-    val = make_pool(val_bank, root / "val", args.n_val, 1, families, args.clean, args.genuine_fraction)
+    train = make_pool(args.bank, train_bank.identities(), root / "train", args.n_train, 0, families, args.clean,
+                      args.genuine_fraction)
+    val = make_pool(args.bank, val_bank.identities(), root / "val", args.n_val, 1, families, args.clean,
+                    args.genuine_fraction)
     pools_s = time.time() - t
     run = root / "run"
     config = TrainConfig(arch=args.arch, task="seg", data=[str(train)], val_data=[str(val)], steps=args.steps,

@@ -56,13 +56,7 @@ class VideoEncoder:
             writer = self._open((rgb.shape[1], rgb.shape[0]))  # fails here, in the caller, if unwritable
             self._thread = threading.Thread(target=self._run, args=(writer,), name="fakeseg-encoder", daemon=True)
             self._thread.start()
-        while self._thread.is_alive():
-            try:
-                self._queue.put(rgb, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-        if self._error is not None:
+        if not self._put(rgb) and self._error is not None:
             raise self._error
 
     def close(self) -> None:
@@ -79,13 +73,18 @@ class VideoEncoder:
         if self._thread is not None:
             self._stop()
 
-    def _stop(self) -> None:
+    def _put(self, item) -> bool:
+        """Queue `item` for the encoder thread; False when the thread has ended (error or cancel)."""
         while self._thread.is_alive():
             try:
-                self._queue.put(_DONE, timeout=0.5)
-                break
+                self._queue.put(item, timeout=0.5)
+                return True
             except queue.Full:
                 continue
+        return False
+
+    def _stop(self) -> None:
+        self._put(_DONE)
         self._thread.join()
 
     @property

@@ -77,6 +77,7 @@ class Synthesizer:
         k_donors: int = 8,
         max_tries: int = 4,
         donors: FaceBank | None = None,
+        degrade: bool = True,
     ):
         unknown = set(families) - set(FAMILIES)
         if unknown or not families:
@@ -88,6 +89,7 @@ class Synthesizer:
         self.bank, self.donors = bank, donors or bank
         self.seed, self.size, self.genuine_fraction = seed, size, genuine_fraction
         self.families = tuple(families)
+        self.degrade = degrade  # False: no resampling, noise or JPEG after the manipulation (ablations)
         w = np.array([FAMILY_WEIGHTS[f] for f in self.families])
         self._family_p = w / w.sum()
         self.k_donors, self.max_tries = k_donors, max_tries
@@ -209,7 +211,7 @@ class Synthesizer:
     def finish(self, draft: Draft, rng: np.random.Generator) -> SynthSample:
         """Degrade and crop a draft (the rng continues the one that drew it)."""
         meta = dict(draft.meta)
-        degraded = self._degrade(draft.fake, rng, meta)
+        degraded = self._degrade(draft.fake, rng, meta) if self.degrade else draft.fake
         crop = crop_face(degraded, draft.box, size=self.size, scale=2.0, mask=draft.mask)
         return SynthSample(crop.image, crop.mask, draft.label, draft.method, meta)
 

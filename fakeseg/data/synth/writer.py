@@ -27,6 +27,7 @@ class PoolSpec:
     genuine_fraction: float
     families: tuple[str, ...]
     out: str
+    degrade: bool = True
 
     def __hash__(self) -> int:
         return hash(
@@ -38,6 +39,7 @@ class PoolSpec:
                 self.genuine_fraction,
                 self.families,
                 self.out,
+                self.degrade,
             )
         )
 
@@ -54,6 +56,7 @@ def _synth(spec: PoolSpec) -> Synthesizer:
             size=spec.size,
             genuine_fraction=spec.genuine_fraction,
             families=spec.families,
+            degrade=spec.degrade,
         )
     return _CACHE[spec]
 
@@ -62,6 +65,8 @@ def write_chunk(spec: PoolSpec, indices: range) -> list[Record]:
     """Samples `indices` written as OUT/images/NNNNNNN.png and OUT/masks/NNNNNNN.png (0/255)."""
     synth = _synth(spec)
     out = Path(spec.out)
+    for sub in ("images", "masks"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
     rows = []
     for i in indices:
         s = synth.sample(i)
