@@ -51,6 +51,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--input-size", type=int, default=256, help="network input (crops are resized to it)")
+    p.add_argument("--no-amp", dest="amp", action="store_false", help="train in fp32 (default: bf16 autocast)")
     args = p.parse_args()
     families = tuple(args.families.split(","))
     root = ROOT / args.name
@@ -64,7 +65,7 @@ def main() -> None:
     run = root / "run"
     config = TrainConfig(arch=args.arch, task="seg", data=[str(train)], val_data=[str(val)], steps=args.steps,
                          batch_size=args.batch_size, epoch_size=args.n_train // 2, workers=args.workers,
-                         input_size=args.input_size, out=str(run))
+                         input_size=args.input_size, amp=args.amp, out=str(run))
     t = time.time()
     if (run / "last").exists():
         fit(resume_config(run, steps=args.steps), resume=True)
@@ -72,7 +73,8 @@ def main() -> None:
         fit(config)
     history = json.loads((run / "metrics.json").read_text())
     last = history[-1] if isinstance(history, list) else history
-    row = {"name": args.name, "arch": args.arch, "input_size": args.input_size, "families": args.families,
+    row = {"name": args.name, "arch": args.arch, "input_size": args.input_size, "amp": args.amp,
+           "families": args.families,
            "clean": args.clean,
            "steps": args.steps, "batch_size": args.batch_size, "pools_s": round(pools_s),
            "train_s": round(time.time() - t),

@@ -319,7 +319,8 @@ def detect_to_folder(
 
     A file that cannot be read becomes a warning and an "error" entry; the others go on. `errors`
     are sources that already failed before (e.g. a missing path) and are recorded the same way.
-    Raises OutputError when `out` cannot be written or holds a run and `overwrite` is False.
+    Raises OutputError when `out` cannot be written or holds a run and `overwrite` is False, and
+    BadInput when no source at all could be processed (then nothing is left in `out`).
     """
     warn = on_warning or (lambda message: None)
     with RunWriter(out, overwrite=overwrite, mask_format=mask_format, save_video=save_video) as run:
@@ -352,6 +353,10 @@ def detect_to_folder(
                 writer.abort()
                 raise
             writer.close()
+        failed = [entry for entry in run.sources if entry["verdict"] == "error"]
+        if len(failed) == len(run.sources):  # a folder of error entries would only look like a result
+            run.discard()
+            raise BadInput(f"no input could be processed ({len(failed)} unreadable)")
         return run.finish(predictor.info())
 
 

@@ -7,6 +7,8 @@ go to one `.npz` written in chunks (MaskArchiveWriter) and read back with `load_
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 import tempfile
@@ -408,6 +410,9 @@ class RunWriter:
                 f"{self.out} already holds a run ({', '.join(existing)}); pass --overwrite "
                 "or choose another --out"
             )
+        # the folders this run creates, outermost first: discard() removes them again when left empty
+        self._created = [d for d in (*reversed(self.out.parents), self.out) if not d.exists()]
+        self._created += [self.out / sub for sub in ("masks", "overlays") if not (self.out / sub).exists()]
         try:
             for sub in ("", "masks", "overlays"):
                 (self.out / sub).mkdir(parents=True, exist_ok=True)
@@ -499,6 +504,14 @@ class RunWriter:
             tmp = _temp_beside(self.out / name)
             if tmp.exists():
                 tmp.unlink()
+
+    def discard(self) -> None:
+        """Leave no trace of a run that produced nothing: drop the temp files and the folders this
+        writer created (only while they are empty, so nothing of anyone else's is touched)."""
+        self.abort()
+        for d in reversed(self._created):
+            with contextlib.suppress(OSError):
+                d.rmdir()
 
     def _keep_highlight(self, score: float, source: str, caption: str, overlay: np.ndarray) -> None:
         import heapq

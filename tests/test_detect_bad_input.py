@@ -54,8 +54,18 @@ def test_text_file_named_jpg(weights, tmp_path):
     bad = tmp_path / "notes.jpg"
     bad.write_text("this is not an image\n")
     result = run(weights, tmp_path / "o", str(bad))
-    assert result.exit_code == 1 and "not a readable image" in result.output
-    assert summary(tmp_path / "o")["sources"][0]["verdict"] == "error"
+    assert result.exit_code == 1 and "not a readable image" in result.output and len(error_lines(result)) == 1
+    assert not (tmp_path / "o").exists()  # a folder of error entries would look like a result
+
+
+def test_nothing_processed_leaves_an_existing_out_folder_as_it_was(weights, tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("this is not an image\n")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "mine.txt").write_text("a user's file")
+    result = run(weights, tmp_path / "o", str(bad))
+    assert result.exit_code == 1 and len(error_lines(result)) == 1
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["mine.txt"]
 
 
 def test_zero_byte_and_truncated_videos(weights, tmp_path):
@@ -65,7 +75,7 @@ def test_zero_byte_and_truncated_videos(weights, tmp_path):
     truncated.write_bytes(DEMO.read_bytes()[: DEMO.stat().st_size // 2])
     result = run(weights, tmp_path / "o", str(empty), str(truncated))
     assert result.exit_code == 1 and "empty file" in result.output and "cut.mp4" in result.output
-    assert not list((tmp_path / "o" / "overlays").iterdir())  # nothing half-written
+    assert not (tmp_path / "o").exists()  # nothing half-written, nothing that looks like a result
 
 
 def test_video_that_breaks_off_keeps_the_frames_before(weights, tmp_path):
