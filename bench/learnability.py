@@ -3,6 +3,8 @@ the degradation, or the network (receptive field)? One recipe per run, same step
 
     .venv/bin/python bench/learnability.py --bank .gpu/facebank --name rerender_clean --families rerender --clean
     .venv/bin/python bench/learnability.py --bank .gpu/facebank --name all_degraded
+    .venv/bin/python bench/learnability.py --bank .gpu/facebank --name rerender_curriculum --families rerender \
+        --clean --stages 3:250,1:250        # exaggerated forgeries first (Synthesizer exaggerate=3)
 
 Pools go to runs/learnability/NAME/{train,val} (val from the 10 % of identities held out of the bank, seed 1)
 and are reused on a rerun; the run folder is runs/learnability/NAME/run (resumable with the same command).
@@ -27,14 +29,22 @@ ROOT = Path("runs/learnability")
 
 
 def make_pool(bank_root: Path, identities, out: Path, n: int, seed: int, families, clean: bool,
-              genuine_fraction: float, workers: int = 2) -> Path:
+              genuine_fraction: float, exaggerate: float = 1.0, workers: int = 2) -> Path:
     """A pool of `n` samples (reused when its manifest exists), written by the synthesiser's own pool writer."""
     manifest = out / "manifest.csv"
     if manifest.exists():
         return manifest
     spec = PoolSpec(str(bank_root), tuple(identities), seed, 256, genuine_fraction, tuple(families), str(out),
-                    degrade=not clean)
+                    degrade=not clean, exaggerate=exaggerate)
     return write_manifest(write_pool(spec, n, workers), manifest)
+
+
+def parse_stages(text: str) -> list[tuple[float, int]]:
+    """"3:250,1:250" -> [(3.0, 250), (1.0, 250)]: (exaggeration of the training pool, steps)."""
+    stages = [(float(k), int(n)) for k, n in (part.split(":") for part in text.split(","))]
+    if stages[-1][0] != 1.0:
+        raise SystemExit("--stages: the last stage must train at exaggeration 1 (the task itself)")
+    return stages
 
 
 def main() -> None:
@@ -47,36 +57,41 @@ def main() -> None:
     p.add_argument("--n-train", type=int, default=8000)
     p.add_argument("--n-val", type=int, default=600)
     p.add_argument("--genuine-fraction", type=float, default=0.5)
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=1000, help="steps of a single stage (without --stages)")
+    p.add_argument("--stages", help="curriculum, e.g. 3:250,1:250: train on a pool exaggerated 3x for 250 steps, "
+                   "then from there on the real task; validation is always on the real task (exaggeration 1)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--input-size", type=int, default=256, help="network input (crops are resized to it)")
     p.add_argument("--no-amp", dest="amp", action="store_false", help="train in fp32 (default: bf16 autocast)")
     args = p.parse_args()
     families = tuple(args.families.split(","))
+    stages = parse_stages(args.stages) if args.stages else [(1.0, args.steps)]
     root = ROOT / args.name
     train_bank, val_bank = split_by_identity(FaceBank.load(args.bank), 0.1, seed=0)
     t = time.time()
-    train = make_pool(args.bank, train_bank.identities(), root / "train", args.n_train, 0, families, args.clean,
-                      args.genuine_fraction)
     val = make_pool(args.bank, val_bank.identities(), root / "val", args.n_val, 1, families, args.clean,
                     args.genuine_fraction)
+    pools = {k: make_pool(args.bank, train_bank.identities(), root / ("train" if k == 1 else f"train_x{k:g}"),
+                          args.n_train, 0, families, args.clean, args.genuine_fraction, exaggerate=k)
+             for k in dict(stages)}
     pools_s = time.time() - t
-    run = root / "run"
-    config = TrainConfig(arch=args.arch, task="seg", data=[str(train)], val_data=[str(val)], steps=args.steps,
-                         batch_size=args.batch_size, epoch_size=args.n_train // 2, workers=args.workers,
-                         input_size=args.input_size, amp=args.amp, out=str(run))
-    t = time.time()
-    if (run / "last").exists():
-        fit(resume_config(run, steps=args.steps), resume=True)
-    else:
-        fit(config)
+    t, init = time.time(), None
+    for i, (k, steps) in enumerate(stages):
+        run = root / ("run" if len(stages) == 1 else f"run{i}_x{k:g}")
+        config = TrainConfig(arch=args.arch, task="seg", data=[str(pools[k])], val_data=[str(val)], steps=steps,
+                             batch_size=args.batch_size, epoch_size=args.n_train // 2, workers=args.workers,
+                             input_size=args.input_size, amp=args.amp, init=init, out=str(run))
+        if (run / "last").exists():
+            fit(resume_config(run, steps=steps), resume=True)
+        else:
+            fit(config)
+        init = str(run / "last")
     history = json.loads((run / "metrics.json").read_text())
     last = history[-1] if isinstance(history, list) else history
     row = {"name": args.name, "arch": args.arch, "input_size": args.input_size, "amp": args.amp,
-           "families": args.families,
-           "clean": args.clean,
-           "steps": args.steps, "batch_size": args.batch_size, "pools_s": round(pools_s),
+           "families": args.families, "clean": args.clean, "stages": args.stages or f"1:{args.steps}",
+           "steps": sum(n for _, n in stages), "batch_size": args.batch_size, "pools_s": round(pools_s),
            "train_s": round(time.time() - t),
            **{k: v for k, v in last.items() if k.startswith("val_")}}
     print(json.dumps(row), flush=True)

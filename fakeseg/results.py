@@ -8,7 +8,6 @@ go to one `.npz` written in chunks (MaskArchiveWriter) and read back with `load_
 from __future__ import annotations
 
 import contextlib
-
 import os
 import shutil
 import tempfile

@@ -202,11 +202,34 @@ def test_samples_are_reproducible_and_order_independent(bank):
     assert any(not np.array_equal(a.sample(i).image, other.sample(i).image) for i in range(3))
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_exaggerated_forgeries_are_the_same_change_made_stronger(bank, family):
+    # the curriculum's pools: the same draw (same rng), the change scaled by k, the mask by the same rule
+    plain = Synthesizer(bank, seed=3, size=128, genuine_fraction=0.0, families=[family])
+    strong = Synthesizer(bank, seed=3, size=128, genuine_fraction=0.0, families=[family], exaggerate=3.0)
+    compared = 0
+    for i in range(6):
+        a, b = plain.draft(i), strong.draft(i)
+        if not (a.label and b.label and a.meta["attempts"] == b.meta["attempts"]):
+            continue  # a different attempt was accepted: not the same change
+        compared += 1
+        assert np.array_equal(a.original, b.original) and b.meta["exaggerate"] == 3.0
+        assert np.array_equal(b.mask, difference_mask(b.fake, b.original))
+        change_a = a.fake.astype(int) - a.original.astype(int)
+        change_b = b.fake.astype(int) - b.original.astype(int)
+        unclipped = (b.fake > 0) & (b.fake < 255)
+        assert np.abs(change_b - 3 * change_a)[unclipped].max() <= 2  # rounding of a uint8 change only
+        assert b.mask.sum() >= a.mask.sum() and (a.mask & ~b.mask).sum() <= 0.01 * a.mask.sum()
+    assert compared >= 3
+
+
 def test_bad_settings_raise(bank):
     with pytest.raises(ValueError, match="unknown families"):
         Synthesizer(bank, families=["morph"])
     with pytest.raises(ValueError, match="genuine_fraction"):
         Synthesizer(bank, genuine_fraction=1.5)
+    with pytest.raises(ValueError, match="exaggerate"):
+        Synthesizer(bank, exaggerate=0.5)
 
 
 def test_cli_writes_a_manifest_of_crops_and_masks(bank, tmp_path):
@@ -250,6 +273,7 @@ def test_cli_writes_a_manifest_of_crops_and_masks(bank, tmp_path):
         (["{tmp}/missing.jpg"], "no such file"),
         (["--bank", "{bank}", "--families", "swap,morph"], "--families"),
         (["--bank", "{bank}", "--split", "test"], "--split"),
+        (["--bank", "{bank}", "--exaggerate", "0.5"], "--exaggerate"),
     ],
 )
 def test_cli_bad_input_is_one_error_line(bank, tmp_path, args, message):

@@ -83,6 +83,14 @@ def synth(
     max_box: Annotated[
         int, typer.Option("--max-box", min=32, help="Face bank: faces stored with their box at most this wide.")
     ] = 160,
+    exaggerate: Annotated[
+        float,
+        typer.Option(
+            "--exaggerate", min=1.0,
+            help="Scale every change by this factor (original + k x change): a curriculum's first pools, "
+            "see docs/training.md.",
+        ),
+    ] = 1.0,
     pack: Annotated[
         bool, typer.Option("--pack", help="Also decode the pool into manifest.pool/ (uint8 arrays that "
                            "`fakeseg train` memory-maps instead of decoding PNGs: for GPU training).")
@@ -134,6 +142,7 @@ def synth(
         genuine_fraction=genuine_fraction,
         families=tuple(chosen),
         out=str(out),
+        exaggerate=exaggerate,
     )
     try:
         for sub in ("images", "masks"):

@@ -6,6 +6,7 @@ reproducible and any worker can make any index):
 1. target: a bank face (video frames and large photos first; tight UTKFace crops rarely), rescaled
    so its x2 crop is 0.7-1.5x the output size (or its native size when smaller);
 2. manipulation: one family (swap, reenact, rerender, selfblend) -> the fake canvas;
+   (with `exaggerate` k != 1, the change is scaled first: original + k (fake - original); see `exaggerated`)
 3. THE mask = difference_mask(fake, original) before any compression (the same rule as FF++ and the
    real forgeries); a draw whose mask is tiny, patchy or outside the x2 crop is redrawn, and after
    `max_tries` the sample becomes genuine, so no faint change ever carries a noise mask;
@@ -53,6 +54,16 @@ class Draft:
     meta: dict
 
 
+def exaggerated(fake: np.ndarray, original: np.ndarray, k: float) -> np.ndarray:
+    """original + k (fake - original), clipped: every family's evidence (colour shift, blur, halo,
+    noise, warp residual) k times stronger. A curriculum for small nets: subtle cues are learned far
+    sooner after the same cues at k = 2-3 (docs/training.md, "Curriculum")."""
+    if k == 1.0:
+        return fake
+    change = fake.astype(np.float32) - original.astype(np.float32)
+    return np.clip(original + k * change, 0, 255).round().astype(np.uint8)
+
+
 def _normalised_shape(lm: np.ndarray) -> np.ndarray:
     """Landmarks centred and scaled to unit RMS, not rotated: pose and face shape both count."""
     c = lm - lm.mean(0)
@@ -78,6 +89,7 @@ class Synthesizer:
         max_tries: int = 4,
         donors: FaceBank | None = None,
         degrade: bool = True,
+        exaggerate: float = 1.0,
     ):
         unknown = set(families) - set(FAMILIES)
         if unknown or not families:
@@ -89,7 +101,10 @@ class Synthesizer:
         self.bank, self.donors = bank, donors or bank
         self.seed, self.size, self.genuine_fraction = seed, size, genuine_fraction
         self.families = tuple(families)
+        if exaggerate < 1.0:
+            raise ValueError(f"exaggerate must be >= 1 (1: as synthesised), got {exaggerate}")
         self.degrade = degrade  # False: no resampling, noise or JPEG after the manipulation (ablations)
+        self.exaggerate = float(exaggerate)
         w = np.array([FAMILY_WEIGHTS[f] for f in self.families])
         self._family_p = w / w.sum()
         self.k_donors, self.max_tries = k_donors, max_tries
@@ -166,9 +181,12 @@ class Synthesizer:
             family = str(rng.choice(self.families, p=self._family_p))
             for attempt in range(1, self.max_tries + 1):
                 fake, alpha, fmeta = self._manipulate(family, ti, t, rng)
+                fake = exaggerated(fake, t.image, self.exaggerate)
                 mask = difference_mask(fake, t.image)
                 if self._visible(mask, alpha, box):
                     meta.update(fmeta, attempts=attempt, mask_fraction=round(float(mask.mean()), 4))
+                    if self.exaggerate != 1.0:
+                        meta["exaggerate"] = self.exaggerate
                     return Draft(t.image, fake, mask, box, 1, family, meta)
             meta["rejected"] = family  # too faint max_tries times: a genuine sample instead
         return Draft(t.image, t.image, np.zeros(t.hw, np.uint8), box, 0, "pristine", meta)

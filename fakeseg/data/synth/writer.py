@@ -28,20 +28,10 @@ class PoolSpec:
     families: tuple[str, ...]
     out: str
     degrade: bool = True
+    exaggerate: float = 1.0
 
-    def __hash__(self) -> int:
-        return hash(
-            (
-                self.bank_root,
-                tuple(self.identities),
-                self.seed,
-                self.size,
-                self.genuine_fraction,
-                self.families,
-                self.out,
-                self.degrade,
-            )
-        )
+    def __hash__(self) -> int:  # identities may come as a list
+        return hash(tuple(tuple(v) if isinstance(v, list) else v for v in vars(self).values()))
 
 
 def _synth(spec: PoolSpec) -> Synthesizer:
@@ -57,6 +47,7 @@ def _synth(spec: PoolSpec) -> Synthesizer:
             genuine_fraction=spec.genuine_fraction,
             families=spec.families,
             degrade=spec.degrade,
+            exaggerate=spec.exaggerate,
         )
     return _CACHE[spec]
 
