@@ -196,4 +196,3 @@ def detect(
     else:
         console.print(_verdict_table(summary))
         console.print(f"outputs in [bold]{out}[/]: report.html, summary.json, scores.csv, masks/, overlays/")
-
