@@ -76,6 +76,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--pos-weight", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (the paper's: 1e-3)")
     p.add_argument("--no-amp", dest="amp", action="store_false")
     args = p.parse_args()
     torch.manual_seed(0)
@@ -83,7 +84,7 @@ def main() -> None:
     train, val = images[:1000], images[1000:]
     vx, vy = batch(val, np.random.default_rng(1), 200, args.cue, args.strength)
     model = create_model(args.arch, "seg").to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.999))
     autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.amp)  # noqa: E731
     pos_weight = torch.tensor(args.pos_weight)
     start = args.start_strength if args.start_strength is not None else args.strength

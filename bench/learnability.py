@@ -61,6 +61,7 @@ def main() -> None:
     p.add_argument("--stages", help="curriculum, e.g. 3:250,1:250: train on a pool exaggerated 3x for 250 steps, "
                    "then from there on the real task; validation is always on the real task (exaggeration 1)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (the paper's: 1e-3)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--input-size", type=int, default=256, help="network input (crops are resized to it)")
     p.add_argument("--no-amp", dest="amp", action="store_false", help="train in fp32 (default: bf16 autocast)")
@@ -80,7 +81,7 @@ def main() -> None:
     for i, (k, steps) in enumerate(stages):
         run = root / ("run" if len(stages) == 1 else f"run{i}_x{k:g}")
         config = TrainConfig(arch=args.arch, task="seg", data=[str(pools[k])], val_data=[str(val)], steps=steps,
-                             batch_size=args.batch_size, epoch_size=args.n_train // 2, workers=args.workers,
+                             batch_size=args.batch_size, lr=args.lr, epoch_size=args.n_train // 2, workers=args.workers,
                              input_size=args.input_size, amp=args.amp, init=init, out=str(run))
         if (run / "last").exists():
             fit(resume_config(run, steps=steps), resume=True)
@@ -91,7 +92,7 @@ def main() -> None:
     last = history[-1] if isinstance(history, list) else history
     row = {"name": args.name, "arch": args.arch, "input_size": args.input_size, "amp": args.amp,
            "families": args.families, "clean": args.clean, "stages": args.stages or f"1:{args.steps}",
-           "steps": sum(n for _, n in stages), "batch_size": args.batch_size, "pools_s": round(pools_s),
+           "steps": sum(n for _, n in stages), "batch_size": args.batch_size, "lr": args.lr, "pools_s": round(pools_s),
            "train_s": round(time.time() - t),
            **{k: v for k, v in last.items() if k.startswith("val_")}}
     print(json.dumps(row), flush=True)
