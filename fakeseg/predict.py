@@ -356,7 +356,7 @@ def detect_to_folder(
         failed = [entry for entry in run.sources if entry["verdict"] == "error"]
         if len(failed) == len(run.sources):  # a folder of error entries would only look like a result
             run.discard()
-            raise BadInput(f"no input could be processed ({len(failed)} unreadable)")
+            raise BadInput(f"no input could be processed ({len(failed)} failed, see the warnings)")
         return run.finish(predictor.info())
 
 
