@@ -7,7 +7,8 @@ the degradation, or the network (receptive field)? One recipe per run, same step
         --clean --stages 3:250,1:250        # exaggerated forgeries first (Synthesizer exaggerate=3)
 
 Pools go to runs/learnability/NAME/{train,val} (val from the 10 % of identities held out of the bank, seed 1)
-and are reused on a rerun; the run folder is runs/learnability/NAME/run (resumable with the same command).
+and are reused on a rerun (an exaggerated pool: NAME/train_xK); the run folder is runs/learnability/NAME/run,
+or NAME/run<i>_x<K> per --stages stage (resumable with the same command).
 Prints the last validation row (image AUC, Fg-IoU, ...) as JSON and appends it to runs/learnability/results.jsonl.
 """
 
