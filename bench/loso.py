@@ -45,33 +45,28 @@ def _write(out: Path, name: str, rgb, mask) -> tuple[Path, Path | None]:
     return image, mask_path
 
 
-def prepare_ghost() -> Path:
-    out = OUT / "ghost_video_swap"
-    videos = FORGERIES / "ghost_video_swap" / "videos"
-    orig = _frames(videos / "orig.webm")
+# per source: the original video and the fake videos (file name prefix -> video) aligned with it frame by frame
+PAIRS = {
+    "ghost_video_swap": ("orig.webm", {"elon": "elon.webm", "khabenskii": "khabenskii.webm", "mark": "mark.webm"}),
+    "wav2lip_lipsync": ("kim_7s_raw.mp4", {"fake": "kim_lip_synced.mp4"}),
+}
+
+
+def prepare(source: str) -> Path:
+    """Every original frame as genuine, every fake frame with its difference mask against the original frame it
+    was made from: fake frame j <-> original frame j mod len(original) (the GHOST swaps are as long as the
+    original; Wav2Lip's lip-synced video loops the 223-frame original: ((j - 1) mod 223) + 1, 1-based)."""
+    out, videos = OUT / source, FORGERIES / source / "videos"
+    original_video, fakes = PAIRS[source]
+    orig = _frames(videos / original_video)
     rows = []
     for i, rgb in enumerate(orig):
         image, _ = _write(out, f"orig_{i:04d}", rgb, None)
-        rows.append(Record(image, None, 0, "pristine", "ghost_video_swap"))
-    for who in ("elon", "khabenskii", "mark"):
-        for i, rgb in enumerate(_frames(videos / f"{who}.webm")[: len(orig)]):
-            image, mask = _write(out, f"{who}_{i:04d}", rgb, difference_mask(rgb, orig[i]))
-            rows.append(Record(image, mask, 1, "ghost_video_swap", "ghost_video_swap"))
-    return write_manifest(rows, out / "manifest.csv")
-
-
-def prepare_wav2lip() -> Path:
-    out = OUT / "wav2lip_lipsync"
-    videos = FORGERIES / "wav2lip_lipsync" / "videos"
-    orig = _frames(videos / "kim_7s_raw.mp4")
-    rows = []
-    for i, rgb in enumerate(orig):
-        image, _ = _write(out, f"orig_{i:04d}", rgb, None)
-        rows.append(Record(image, None, 0, "pristine", "wav2lip_lipsync"))
-    for j, rgb in enumerate(_frames(videos / "kim_lip_synced.mp4")):
-        o = orig[j % len(orig)]  # 0-based form of ((j - 1) mod 223) + 1
-        image, mask = _write(out, f"fake_{j:04d}", rgb, difference_mask(rgb, o))
-        rows.append(Record(image, mask, 1, "wav2lip_lipsync", "wav2lip_lipsync"))
+        rows.append(Record(image, None, 0, "pristine", source))
+    for prefix, video in fakes.items():
+        for j, rgb in enumerate(_frames(videos / video)):
+            image, mask = _write(out, f"{prefix}_{j:04d}", rgb, difference_mask(rgb, orig[j % len(orig)]))
+            rows.append(Record(image, mask, 1, source, source))
     return write_manifest(rows, out / "manifest.csv")
 
 
@@ -95,9 +90,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["prepare"])
     p.parse_args()
-    for source, prepare in (("ghost_video_swap", prepare_ghost), ("wav2lip_lipsync", prepare_wav2lip)):
-        manifest = prepare()
-        print(source, manifest, eval_without(source))
+    for source in PAIRS:
+        print(source, prepare(source), eval_without(source))
 
 
 if __name__ == "__main__":
