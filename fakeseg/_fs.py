@@ -42,3 +42,10 @@ def temp_dir_beside(path: str | Path) -> Path:
 def make_shareable(path: str | Path) -> None:
     """Give a file made by tempfile (0600) the mode the umask allows, as any other output file."""
     os.chmod(path, 0o666 & ~_umask())
+
+
+def missing_dirs(path: str | Path) -> list[Path]:
+    """`path` and those of its parents that do not exist yet, outermost first: what a later
+    mkdir(parents=True) creates, so a command that ends with nothing to show can remove them again."""
+    path = Path(path)
+    return [d for d in (*reversed(path.parents), path) if not d.exists()]

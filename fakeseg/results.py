@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ._fs import make_shareable
+from ._fs import make_shareable, missing_dirs
 from .data.faces import paste_back
 from .encode import VideoEncoder
 
@@ -410,7 +410,7 @@ class RunWriter:
                 "or choose another --out"
             )
         # the folders this run creates, outermost first: discard() removes them again when left empty
-        self._created = [d for d in (*reversed(self.out.parents), self.out) if not d.exists()]
+        self._created = missing_dirs(self.out)
         self._created += [self.out / sub for sub in ("masks", "overlays") if not (self.out / sub).exists()]
         try:
             for sub in ("", "masks", "overlays"):

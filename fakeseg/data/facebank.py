@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .._fs import atomic_write
+from .._fs import atomic_write, missing_dirs
 from .faces import crop_box, crop_face
 from .io import BadInput, read_image
 from .sources import is_image, is_video, iter_frames, video_info
@@ -318,10 +318,7 @@ def build_facebank(
     """
     out = Path(out)
     files = list(_walk(sources, max_per_folder))  # raises on a missing source before anything is written
-    created = out  # the topmost folder this call creates: removed again if no face is found at all
-    while not created.parent.exists():
-        created = created.parent
-    created = None if created.exists() else created
+    created = next(iter(missing_dirs(out)), None)  # the topmost folder this call creates: removed if no face at all
     (out / "faces").mkdir(parents=True, exist_ok=True)
     params = {
         "max_per_video": max_per_video,
