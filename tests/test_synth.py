@@ -19,6 +19,7 @@ from fakeseg.data.io import read_image, read_mask
 from fakeseg.data.masks import difference_mask
 from fakeseg.data.records import read_manifest
 from fakeseg.data.synth import FAMILIES, Synthesizer
+from fakeseg.data.synth.generator import as_captured
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -221,6 +222,39 @@ def test_exaggerated_forgeries_are_the_same_change_made_stronger(bank, family):
         assert np.abs(change_b - 3 * change_a)[unclipped].max() <= 2  # rounding of a uint8 change only
         assert b.mask.sum() >= a.mask.sum() and (a.mask & ~b.mask).sum() <= 0.01 * a.mask.sum()
     assert compared >= 3
+
+
+def _fine_texture(image: np.ndarray) -> np.ndarray:
+    """Per-pixel energy of what a 3x3 window sees beyond a smooth surface (sensor grain, codec blocks)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return np.abs(cv2.Laplacian(grey, cv2.CV_32F))
+
+
+def test_captured_frames_have_grain_and_codec_texture_that_is_never_a_mask():
+    # a smooth frame (as bank images are once downscaled to the working size) given a camera's grain
+    # and a codec's blocks: clearly more fine texture, and still no pixel a tool would be blamed for
+    y, x = np.mgrid[0:200, 0:200].astype(np.float32)
+    smooth = np.stack([80 + 0.4 * x, 120 + 0.3 * y, 100 + 0.2 * (x + y)], -1).astype(np.uint8)
+    for seed in range(4):
+        meta: dict = {}
+        grainy = as_captured(smooth, np.random.default_rng(seed), meta)
+        assert grainy.shape == smooth.shape and grainy.dtype == np.uint8
+        if "source_noise" in meta:  # JPEG at low quality wipes much of the grain again, as codecs do
+            assert _fine_texture(grainy).mean() > 1.2 * _fine_texture(smooth).mean()
+            assert np.abs(grainy.astype(int) - smooth).mean() > 1
+        assert not difference_mask(grainy, smooth).any()
+
+
+def test_captured_drafts_keep_the_mask_rule_and_are_reproducible(bank):
+    a = Synthesizer(bank, seed=5, size=128, genuine_fraction=0.3, captured=True)
+    b = Synthesizer(bank, seed=5, size=128, genuine_fraction=0.3, captured=True)
+    captured = 0
+    for i in range(6):
+        d = a.draft(i)
+        assert np.array_equal(d.mask, difference_mask(d.fake, d.original))
+        assert np.array_equal(d.original, b.draft(i).original)
+        captured += "source_noise" in d.meta or "source_jpeg" in d.meta
+    assert captured >= 3
 
 
 def test_bad_settings_raise(bank):

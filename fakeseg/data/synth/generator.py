@@ -4,7 +4,9 @@ Per sample, in this order (each step draws from one generator seeded by (seed, i
 reproducible and any worker can make any index):
 
 1. target: a bank face (video frames and large photos first; tight UTKFace crops rarely), rescaled
-   so its x2 crop is 0.7-1.5x the output size (or its native size when smaller);
+   so its x2 crop is 0.7-1.5x the output size (or its native size when smaller); with `captured`, then
+   given the sensor noise and codec texture a frame has at that scale *before* a tool touches it (see
+   `as_captured`), so a region the tool re-renders lacks the texture around it, as in real forgeries;
 2. manipulation: one family (swap, reenact, rerender, selfblend) -> the fake canvas;
    (with `exaggerate` k != 1, the change is scaled first: original + k (fake - original); see `exaggerated`)
 3. THE mask = difference_mask(fake, original) before any compression (the same rule as FF++ and the
@@ -64,6 +66,29 @@ def exaggerated(fake: np.ndarray, original: np.ndarray, k: float) -> np.ndarray:
     return np.clip(original + k * change, 0, 255).round().astype(np.uint8)
 
 
+def as_captured(image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.ndarray:
+    """The frame as a camera and codec left it, at the scale the manipulation works at.
+
+    Bank images were mostly downscaled to the working size (INTER_AREA), which wipes out their own
+    noise and blocks; a real tool gets a frame that has them. What the tool then re-renders (a
+    generated face, a resampled mouth) is smooth inside an otherwise textured frame: the cue real
+    fakes carry (FINDINGS: genuine GHOST frames are noisier and blockier than their fakes). Grain is
+    mildly correlated (demosaicing), and JPEG stands in for the video codec's intra blocks."""
+    out = image
+    if rng.random() < 0.8:
+        sigma = float(rng.uniform(1.5, 4.0))
+        noise = rng.normal(0, sigma, image.shape).astype(np.float32)
+        noise = cv2.GaussianBlur(noise, (0, 0), 0.5) * 1.6  # keep the std near sigma after smoothing
+        out = np.clip(out.astype(np.float32) + noise, 0, 255).round().astype(np.uint8)
+        meta["source_noise"] = round(sigma, 2)
+    if rng.random() < 0.8:
+        q = int(rng.integers(55, 93))
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])
+        out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        meta["source_jpeg"] = q
+    return out
+
+
 def _normalised_shape(lm: np.ndarray) -> np.ndarray:
     """Landmarks centred and scaled to unit RMS, not rotated: pose and face shape both count."""
     c = lm - lm.mean(0)
@@ -90,6 +115,7 @@ class Synthesizer:
         donors: FaceBank | None = None,
         degrade: bool = True,
         exaggerate: float = 1.0,
+        captured: bool = False,
     ):
         unknown = set(families) - set(FAMILIES)
         if unknown or not families:
@@ -105,6 +131,7 @@ class Synthesizer:
             raise ValueError(f"exaggerate must be >= 1 (1: as synthesised), got {exaggerate}")
         self.degrade = degrade  # False: no resampling, noise or JPEG after the manipulation (ablations)
         self.exaggerate = float(exaggerate)
+        self.captured = captured  # True: targets get a source frame's noise and codec texture (as_captured)
         w = np.array([FAMILY_WEIGHTS[f] for f in self.families])
         self._family_p = w / w.sum()
         self.k_donors, self.max_tries = k_donors, max_tries
@@ -124,7 +151,7 @@ class Synthesizer:
             return index_or_rng
         return np.random.default_rng([self.seed, int(index_or_rng)])
 
-    def _target(self, rng: np.random.Generator) -> tuple[int, Target, tuple[float, float, float, float]]:
+    def _target(self, rng: np.random.Generator, meta: dict) -> tuple[int, Target, tuple[float, float, float, float]]:
         i = int(rng.choice(len(self.bank), p=self._target_p))
         e = self.bank.entries[i]
         image, lm, box = self.bank.image(i), e.landmarks.copy(), np.array(e.box, np.float32)
@@ -138,6 +165,8 @@ class Synthesizer:
             lm, box = lm * f, box * f
         else:
             image = image.copy()
+        if self.captured:
+            image = as_captured(image, rng, meta)
         return i, Target(image, lm.astype(np.float32)), tuple(box)
 
     def _donor(self, target_index: int, rng: np.random.Generator) -> int:
@@ -167,7 +196,8 @@ class Synthesizer:
         return self._draft(rng)
 
     def _draft(self, rng: np.random.Generator) -> Draft:
-        ti, t, fbox = self._target(rng)
+        source_meta: dict = {}
+        ti, t, fbox = self._target(rng, source_meta)
         e = self.bank.entries[ti]
         side = max(fbox[2] - fbox[0], fbox[3] - fbox[1])
         cx, cy = (
@@ -176,7 +206,7 @@ class Synthesizer:
         )
         half = side * rng.uniform(0.93, 1.07) / 2
         box = (int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)))
-        meta = {"target": e.identity, "source": e.source, "kind": e.kind}
+        meta = {"target": e.identity, "source": e.source, "kind": e.kind, **source_meta}
         if rng.random() >= self.genuine_fraction:
             family = str(rng.choice(self.families, p=self._family_p))
             for attempt in range(1, self.max_tries + 1):

@@ -29,6 +29,7 @@ class PoolSpec:
     out: str
     degrade: bool = True
     exaggerate: float = 1.0
+    captured: bool = False
 
     def __hash__(self) -> int:  # identities may come as a list
         return hash(tuple(tuple(v) if isinstance(v, list) else v for v in vars(self).values()))
@@ -48,6 +49,7 @@ def _synth(spec: PoolSpec) -> Synthesizer:
             families=spec.families,
             degrade=spec.degrade,
             exaggerate=spec.exaggerate,
+            captured=spec.captured,
         )
     return _CACHE[spec]
 
