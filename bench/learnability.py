@@ -19,7 +19,7 @@ import json
 import time
 from pathlib import Path
 
-from fakeseg.data.facebank import FaceBank, split_by_identity
+from fakeseg.data.facebank import FaceBank, FaceBankError, split_by_identity
 from fakeseg.data.records import write_manifest
 from fakeseg.data.synth import FAMILIES
 from fakeseg.data.synth.writer import PoolSpec, write_pool
@@ -72,7 +72,11 @@ def main() -> None:
     families = tuple(args.families.split(","))
     stages = parse_stages(args.stages) if args.stages else [(1.0, args.steps)]
     root = ROOT / args.name
-    train_bank, val_bank = split_by_identity(FaceBank.load(args.bank), 0.1, seed=0)
+    try:
+        bank = FaceBank.load(args.bank)
+    except FaceBankError as e:
+        raise SystemExit(f"error: {e}") from None
+    train_bank, val_bank = split_by_identity(bank, 0.1, seed=0)
     t = time.time()
     val = make_pool(args.bank, val_bank.identities(), root / "val", args.n_val, 1, families, args.clean,
                     args.genuine_fraction, captured=args.captured)
