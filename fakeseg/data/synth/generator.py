@@ -66,6 +66,13 @@ def exaggerated(fake: np.ndarray, original: np.ndarray, k: float) -> np.ndarray:
     return np.clip(original + k * change, 0, 255).round().astype(np.uint8)
 
 
+def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode and decode as they come (no RGB/BGR swap). Chroma is then subsampled on swapped channels,
+    which every pool so far was made with; `augment.jpeg_recompress` is the channel-correct one."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+
+
 def as_captured(image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.ndarray:
     """The frame as a camera and codec left it, at the scale the manipulation works at.
 
@@ -83,8 +90,7 @@ def as_captured(image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.n
         meta["source_noise"] = round(sigma, 2)
     if rng.random() < 0.8:
         q = int(rng.integers(55, 93))
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])
-        out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        out = _jpeg_round_trip(out, q)
         meta["source_jpeg"] = q
     return out
 
@@ -151,7 +157,7 @@ class Synthesizer:
             return index_or_rng
         return np.random.default_rng([self.seed, int(index_or_rng)])
 
-    def _target(self, rng: np.random.Generator, meta: dict) -> tuple[int, Target, tuple[float, float, float, float]]:
+    def _target(self, rng: np.random.Generator) -> tuple[int, Target, tuple[float, float, float, float]]:
         i = int(rng.choice(len(self.bank), p=self._target_p))
         e = self.bank.entries[i]
         image, lm, box = self.bank.image(i), e.landmarks.copy(), np.array(e.box, np.float32)
@@ -165,8 +171,6 @@ class Synthesizer:
             lm, box = lm * f, box * f
         else:
             image = image.copy()
-        if self.captured:
-            image = as_captured(image, rng, meta)
         return i, Target(image, lm.astype(np.float32)), tuple(box)
 
     def _donor(self, target_index: int, rng: np.random.Generator) -> int:
@@ -196,9 +200,11 @@ class Synthesizer:
         return self._draft(rng)
 
     def _draft(self, rng: np.random.Generator) -> Draft:
-        source_meta: dict = {}
-        ti, t, fbox = self._target(rng, source_meta)
+        ti, t, fbox = self._target(rng)
         e = self.bank.entries[ti]
+        meta = {"target": e.identity, "source": e.source, "kind": e.kind}
+        if self.captured:  # the frame the tool is given, drawn before anything the tool does
+            t = Target(as_captured(t.image, rng, meta), t.landmarks)
         side = max(fbox[2] - fbox[0], fbox[3] - fbox[1])
         cx, cy = (
             (fbox[0] + fbox[2]) / 2 + rng.uniform(-0.04, 0.04) * side,
@@ -206,7 +212,6 @@ class Synthesizer:
         )
         half = side * rng.uniform(0.93, 1.07) / 2
         box = (int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)))
-        meta = {"target": e.identity, "source": e.source, "kind": e.kind, **source_meta}
         if rng.random() >= self.genuine_fraction:
             family = str(rng.choice(self.families, p=self._family_p))
             for attempt in range(1, self.max_tries + 1):
@@ -251,8 +256,7 @@ class Synthesizer:
             if rng.random() < 0.2:  # re-encoded uploads
                 qualities.append(int(rng.integers(50, 96)))
         for q in qualities:
-            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, q])
-            image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)  # channel order is irrelevant to a round trip
+            image = _jpeg_round_trip(image, q)
         meta["jpeg"] = qualities
         return image
 
