@@ -60,7 +60,7 @@ def main() -> None:
             boxes[name].append([(d.left(), d.top(), d.right(), d.bottom()) for d in found])
 
     matched, unmatched = [], 0
-    for rgb_boxes, grey_boxes in zip(boxes["rgb"], boxes["grey"]):
+    for rgb_boxes, grey_boxes in zip(boxes["rgb"], boxes["grey"], strict=True):
         for box in rgb_boxes:
             best = max((box_iou(box, other) for other in grey_boxes), default=0.0)
             if best >= 0.5:
