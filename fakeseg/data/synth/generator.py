@@ -73,6 +73,10 @@ def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
 
+CAPTURE_NOISE = (3.0, 8.0)  # grain sigma, grey levels at canvas scale
+CAPTURE_JPEG = (70, 95)  # quality of the stand-in for the source video's codec
+
+
 def as_captured(image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.ndarray:
     """The frame as a camera and codec left it, at the scale the manipulation works at.
 
@@ -83,13 +87,13 @@ def as_captured(image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.n
     mildly correlated (demosaicing), and JPEG stands in for the video codec's intra blocks."""
     out = image
     if rng.random() < 0.8:
-        sigma = float(rng.uniform(1.5, 4.0))
+        sigma = float(rng.uniform(*CAPTURE_NOISE))
         noise = rng.normal(0, sigma, image.shape).astype(np.float32)
         noise = cv2.GaussianBlur(noise, (0, 0), 0.5) * 1.6  # keep the std near sigma after smoothing
         out = np.clip(out.astype(np.float32) + noise, 0, 255).round().astype(np.uint8)
         meta["source_noise"] = round(sigma, 2)
     if rng.random() < 0.8:
-        q = int(rng.integers(55, 93))
+        q = int(rng.integers(CAPTURE_JPEG[0], CAPTURE_JPEG[1] + 1))
         out = _jpeg_round_trip(out, q)
         meta["source_jpeg"] = q
     return out

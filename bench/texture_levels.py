@@ -1,0 +1,103 @@
+"""How much fine texture (sensor grain, codec noise) do face crops carry: genuine video frames against
+synthesised genuine faces and the inside of synthesised forgeries, at the 256 px crop the nets see.
+
+    .venv/bin/python bench/texture_levels.py --bank .gpu/facebank [--captured] [--noise 1.5 4] [--jpeg 55 92]
+
+Texture level = Immerkaer's noise estimate (sigma, grey levels) on the grey crop: the inner face (the
+central 96 x 96 px of the x2 crop) for genuine faces, the eroded mask for forgeries. The real reference is
+two frames (at 1/4 and 3/4) of every video in ../shared/data/real_videos, cropped with detect's own
+function. `--noise` / `--jpeg` override the grain and codec-quality ranges of `as_captured` (calibration).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fakeseg.data.facebank import FaceBank, FaceBankError
+from fakeseg.data.faces import crop_face, detect_faces
+from fakeseg.data.synth import Synthesizer, generator
+
+VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_videos"
+_LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+INNER_FACE = np.zeros((256, 256), bool)
+INNER_FACE[80:176, 80:176] = True
+
+
+def texture_sigma(rgb: np.ndarray, region: np.ndarray) -> float:
+    """Immerkaer (1996) fast noise estimate over `region` (eroded so edges of the region do not count)."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    response = np.abs(cv2.filter2D(grey, -1, _LAPLACE))
+    inside = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if inside.sum() < 200:
+        return float("nan")
+    return float(np.sqrt(np.pi / 2) / 6 * response[inside].mean())
+
+
+def real_video_levels(folder: Path) -> list[float]:
+    levels = []
+    for video in sorted(folder.glob("*.mp4")):
+        cap = cv2.VideoCapture(str(video))
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        for index in (count // 4, 3 * count // 4):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, bgr = cap.read()
+            if not ok:
+                continue
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            faces = detect_faces(rgb)
+            if faces:
+                levels.append(texture_sigma(crop_face(rgb, faces[0].box).image, INNER_FACE))
+        cap.release()
+    return levels
+
+
+def synth_levels(bank: FaceBank, n: int, captured: bool) -> tuple[list[float], list[float]]:
+    synth = Synthesizer(bank, seed=3, families=("rerender", "swap"), captured=captured, degrade=False)
+    genuine, fake_inside = [], []
+    for index in range(n):
+        sample = synth.sample(index)
+        if sample.label == 0:
+            genuine.append(texture_sigma(sample.image, INNER_FACE))
+        else:
+            fake_inside.append(texture_sigma(sample.image, sample.mask > 0))
+    return genuine, fake_inside
+
+
+def describe(name: str, levels: list[float]) -> None:
+    v = np.array([x for x in levels if np.isfinite(x)])
+    print(f"{name:44s} n={len(v):4d}  median {np.median(v):.2f}  (25-75 %: {np.percentile(v, 25):.2f}"
+          f"-{np.percentile(v, 75):.2f})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bank", type=Path, required=True)
+    ap.add_argument("--videos", type=Path, default=VIDEOS)
+    ap.add_argument("--n", type=int, default=300, help="synthesised samples per setting")
+    ap.add_argument("--noise", type=float, nargs=2, help="as_captured grain sigma range (default: the library's)")
+    ap.add_argument("--jpeg", type=int, nargs=2, help="as_captured JPEG quality range (default: the library's)")
+    ap.add_argument("--skip-real", action="store_true")
+    args = ap.parse_args()
+    try:
+        bank = FaceBank.load(args.bank)
+    except FaceBankError as e:
+        raise SystemExit(f"error: {e}") from None
+    if args.noise:
+        generator.CAPTURE_NOISE = tuple(args.noise)
+    if args.jpeg:
+        generator.CAPTURE_JPEG = tuple(args.jpeg)
+    if not args.skip_real:
+        describe(f"genuine video frames ({args.videos.name})", real_video_levels(args.videos))
+    for captured in (False, True):
+        genuine, fake_inside = synth_levels(bank, args.n, captured)
+        label = f"captured {generator.CAPTURE_NOISE} q{generator.CAPTURE_JPEG}" if captured else "not captured"
+        describe(f"synth genuine, {label}", genuine)
+        describe(f"synth fake inside the mask, {label}", fake_inside)
+
+
+if __name__ == "__main__":
+    main()
