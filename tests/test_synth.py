@@ -338,6 +338,21 @@ def test_cli_no_faces_is_an_error(tmp_path):
     assert result.exit_code != 0 and (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "facebank").exists()
 
 
+def test_cli_unreadable_images_say_unreadable_not_no_faces(tmp_path):
+    pytest.importorskip("face_recognition")
+    (tmp_path / "text.jpg").write_text("not an image")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    run = CliRunner().invoke
+    result = run(app, ["synth", str(tmp_path / "text.jpg"), "--out", str(tmp_path / "o"), "--n", "2"])
+    assert result.exit_code == 1 and "not a readable image" in result.output and "no faces" not in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) <= 2  # progress bar + error
+    result = run(app, ["synth", str(tmp_path / "text.jpg"), str(tmp_path / "empty.jpg"), "--out",
+                       str(tmp_path / "o"), "--n", "2"])
+    assert result.exit_code == 1 and "none of the 2 files could be read" in result.output
+    assert "skipped" in result.output and "empty file" in result.output  # each unreadable input named
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
 @pytest.mark.shared_data
 def test_build_real_bank_from_photos(tmp_path):
     pytest.importorskip("face_recognition")

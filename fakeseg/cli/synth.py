@@ -26,19 +26,27 @@ def _build(real: list[Path], out: Path, workers: int, limits: dict) -> FaceBank:
     errors: list[str] = []
     with counting_progress(transient=False) as bar:
         task = bar.add_task("face bank", total=None)
-        bank = build_facebank(
-            real,
-            out,
-            workers=workers,
-            **limits,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-            on_error=errors.append,
-        )
+        try:
+            bank = build_facebank(
+                real,
+                out,
+                workers=workers,
+                **limits,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                on_error=errors.append,
+            )
+        except FaceBankError as e:  # which inputs were skipped is part of why, unless it is the error itself
+            _warn_skipped([err for err in errors if err != str(e)])
+            raise
+    _warn_skipped(errors)
+    return bank
+
+
+def _warn_skipped(errors: list[str]) -> None:
     for e in errors[:5]:
         warn(f"skipped {e}")
     if len(errors) > 5:
         warn(f"... and {len(errors) - 5} more unreadable files")
-    return bank
 
 
 def synth(

@@ -347,14 +347,18 @@ def build_facebank(
     if progress:
         progress(len(done), total)
 
+    errors: list[str] = []
+
     def collect(results: Iterator[tuple[str, list[tuple[dict, bytes]], str | None]]) -> None:
         for n, (path, items, error) in enumerate(results, start=1):
             for entry, jpeg in items:
                 (out / entry["file"]).write_bytes(jpeg)
                 entries.append(entry)
             done.append(path)
-            if error and on_error:
-                on_error(error)
+            if error:
+                errors.append(error)
+                if on_error:
+                    on_error(error)
             if n % 50 == 0:  # checkpoint: a killed build resumes from here
                 _write_index(out, params, done, entries)
             if progress:
@@ -368,6 +372,9 @@ def build_facebank(
     if not entries:
         if created is not None:  # nothing worth resuming: leave no empty bank that looks like a result
             shutil.rmtree(created, ignore_errors=True)
+        if jobs and len(errors) == len(jobs):  # not one file could be read: say why, not "no faces"
+            raise FaceBankError(errors[0] if len(errors) == 1 else
+                                f"none of the {len(errors)} files could be read (first: {errors[0]})")
         raise FaceBankError(f"no faces found in {', '.join(str(s) for s in sources)}")
     _write_index(out, params, done, entries)
     return FaceBank.load(out)
