@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains the shipped weights (fn3 / vgg5, seg and cls) on forgeries synthesised from the face bank.
 # Made for one lent GPU machine (16 cores, one H100, ~8 minutes), but runs anywhere at a smaller scale:
-#   BUDGET_S=480 N_TRAIN=60000 [LR=3e-4] scripts/train_shipped.sh BANK OUTDIR
+#   BUDGET_S=480 N_TRAIN=60000 [LR=3e-4] [CAPTURED=1] scripts/train_shipped.sh BANK OUTDIR
 # 1. one pool of synthetic training crops (train identities) and one of validation crops (held-out identities),
 # 2. four trainings at once on the same pool (`fakeseg train`, the paper's Adam 1e-3 / batch 64 recipe),
 #    each stopped cleanly by --max-minutes so the whole script ends inside BUDGET_S,
@@ -13,6 +13,8 @@ BUDGET_S=${BUDGET_S:-480}
 N_TRAIN=${N_TRAIN:-70000}
 N_VAL=${N_VAL:-2000}
 LR=${LR:-1e-3}  # the paper's; 3e-4 learned subtle local cues far sooner on CPU (docs/weights.md, cue sensitivity)
+CAPTURED=${CAPTURED:-0}  # 1: targets get a frame's grain and codec blocks before the manipulation (docs/synth.md)
+SYNTH_OPTS=$([ "$CAPTURED" = 1 ] && echo "--captured")
 WORK=${WORK:-/tmp/fakeseg_shipped}
 CORES=$(nproc)
 START=$(date +%s)
@@ -32,9 +34,9 @@ trap pack EXIT
 
 say "machine: $(nproc) cores; $($PY -c 'import torch;print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")' 2>&1)"
 say "synth: $N_TRAIN train + $N_VAL val crops from $BANK"
-$PY -m fakeseg synth --bank "$BANK" --out "$WORK/val" --n "$N_VAL" --split val --seed 1 --workers "$CORES" --pack >>"$LOG" 2>&1 \
+$PY -m fakeseg synth --bank "$BANK" --out "$WORK/val" --n "$N_VAL" --split val --seed 1 --workers "$CORES" --pack $SYNTH_OPTS >>"$LOG" 2>&1 \
   || { say "synth val failed"; exit 1; }
-$PY -m fakeseg synth --bank "$BANK" --out "$WORK/train" --n "$N_TRAIN" --split train --seed 0 --workers "$CORES" --pack >>"$LOG" 2>&1 \
+$PY -m fakeseg synth --bank "$BANK" --out "$WORK/train" --n "$N_TRAIN" --split train --seed 0 --workers "$CORES" --pack $SYNTH_OPTS >>"$LOG" 2>&1 \
   || { say "synth train failed"; exit 1; }
 say "synth done"
 

@@ -292,12 +292,34 @@ def test_cli_writes_a_manifest_of_crops_and_masks(bank, tmp_path):
     records = read_manifest(out / "manifest.csv")
     assert len(records) == 10 and {r.label for r in records} <= {0, 1} and any(r.label for r in records)
     assert not list(out.glob(".manifest.csv.*"))  # no temp file left behind
+    recipe = json.loads((out / "synth.json").read_text())  # what remakes this pool
+    assert (recipe["seed"], recipe["n"], recipe["split"], recipe["captured"]) == (2, 10, "train", False)
     for r in records:
         assert read_image(r.image).shape == (64, 64, 3)
         if r.label:
             assert r.method in FAMILIES and read_mask(r.mask, (64, 64)).any()
         else:
             assert r.method == "pristine" and r.mask is None
+
+
+def test_cli_captured_pools_differ_and_say_so_in_their_recipe(bank, tmp_path):
+    def pool(name, *extra):
+        out = tmp_path / name
+        args = ["synth", "--bank", str(bank.root), "--out", str(out), "--n", "6", "--workers", "1", "--size", "64",
+                "--val-fraction", "0.34", *extra]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return out, read_manifest(out / "manifest.csv")
+
+    plain, plain_rows = pool("plain")
+    captured, captured_rows = pool("captured", "--captured")
+    recipe = json.loads((captured / "synth.json").read_text())
+    assert recipe["captured"] is True and recipe["capture_noise"][0] > 0
+    # same seed, other pixels: the frames now carry a camera's grain or a codec's blocks
+    assert len(plain_rows) == len(captured_rows) == 6 and any(
+        not np.array_equal(read_image(a.image), read_image(b.image))
+        for a, b in zip(plain_rows, captured_rows, strict=True)
+    )
 
 
 @pytest.mark.parametrize(

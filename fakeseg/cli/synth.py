@@ -7,18 +7,20 @@ fakeseg synth --build-bank REAL... --out BANK   only build the face bank
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from .._fs import atomic_write
 from ..data.facebank import FaceBank, FaceBankError, build_facebank, split_by_identity
 from ..data.io import BadInput
 from ..data.pool import PoolError, pack_manifest
 from ..data.records import write_manifest
 from ..data.synth import FAMILIES
-from ..data.synth.writer import PoolSpec, write_pool
+from ..data.synth.writer import PoolSpec, pool_recipe, write_pool
 from ._common import OutOpt, console, counting_progress, fail, warn
 
 
@@ -99,6 +101,14 @@ def synth(
             "see docs/training.md.",
         ),
     ] = 1.0,
+    captured: Annotated[
+        bool,
+        typer.Option(
+            "--captured",
+            help="Give each target a camera's grain and a codec's blocks before the manipulation, so what a "
+            "family re-renders lacks the texture around it, as in real fakes (docs/synth.md).",
+        ),
+    ] = False,
     pack: Annotated[
         bool, typer.Option("--pack", help="Also decode the pool into manifest.pool/ (uint8 arrays that "
                            "`fakeseg train` memory-maps instead of decoding PNGs: for GPU training).")
@@ -151,6 +161,7 @@ def synth(
         families=tuple(chosen),
         out=str(out),
         exaggerate=exaggerate,
+        captured=captured,
     )
     try:
         for sub in ("images", "masks"):
@@ -169,6 +180,8 @@ def synth(
         fail(str(e))
     except OSError as e:
         fail(f"{out}: {e.strerror or e}")
+    recipe = pool_recipe(spec, n, split=split, val_fraction=val_fraction)
+    atomic_write(out / "synth.json", json.dumps(recipe, indent=2))
     write_manifest(records, out / "manifest.csv")  # last, atomically: its presence means the pool is whole
     if pack:
         try:

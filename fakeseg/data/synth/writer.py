@@ -75,6 +75,20 @@ def write_chunk(spec: PoolSpec, indices: range) -> list[Record]:
     return rows
 
 
+def pool_recipe(spec: PoolSpec, n: int, **extra) -> dict:
+    """What remakes the pool: the spec (identities counted, not listed), the texture ranges `captured`
+    draws from, and the fakeseg version; written next to the manifest as synth.json."""
+    from ... import __version__
+    from . import generator
+
+    recipe = {k: v for k, v in vars(spec).items() if k not in ("identities", "out")}
+    recipe.update(n=n, identities=len(spec.identities), families=list(spec.families), **extra)
+    if spec.captured:
+        recipe.update(capture_noise=list(generator.CAPTURE_NOISE), capture_jpeg=list(generator.CAPTURE_JPEG))
+    recipe["fakeseg_version"] = __version__
+    return recipe
+
+
 def write_pool(spec: PoolSpec, n: int, workers: int = 1, on_progress=None, chunk: int = 64) -> list[Record]:
     """Samples 0..n-1 written by `workers` processes in chunks; records in index order (deterministic)."""
     jobs = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
