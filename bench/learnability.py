@@ -30,13 +30,14 @@ ROOT = Path("runs/learnability")
 
 
 def make_pool(bank_root: Path, identities, out: Path, n: int, seed: int, families, clean: bool,
-              genuine_fraction: float, exaggerate: float = 1.0, workers: int = 2, captured: bool = False) -> Path:
+              genuine_fraction: float, exaggerate: float = 1.0, workers: int = 2, captured: bool = False,
+              finishes: tuple[str, ...] | None = None) -> Path:
     """A pool of `n` samples (reused when its manifest exists), written by the synthesiser's own pool writer."""
     manifest = out / "manifest.csv"
     if manifest.exists():
         return manifest
     spec = PoolSpec(str(bank_root), tuple(identities), seed, 256, genuine_fraction, tuple(families), str(out),
-                    degrade=not clean, exaggerate=exaggerate, captured=captured)
+                    degrade=not clean, exaggerate=exaggerate, captured=captured, finishes=finishes)
     return write_manifest(write_pool(spec, n, workers), manifest)
 
 
@@ -56,6 +57,8 @@ def main() -> None:
     p.add_argument("--clean", action="store_true", help="no degradation (resampling, noise, JPEG)")
     p.add_argument("--captured", action="store_true",
                    help="targets carry a source frame's noise and codec texture before the manipulation")
+    p.add_argument("--finishes", help="comma-separated looks a re-rendered region may get (default: all of "
+                   "families.FINISHES), e.g. smooth,none: generator output without texture put back")
     p.add_argument("--arch", default="fn3")
     p.add_argument("--n-train", type=int, default=8000)
     p.add_argument("--n-val", type=int, default=600)
@@ -70,6 +73,7 @@ def main() -> None:
     p.add_argument("--no-amp", dest="amp", action="store_false", help="train in fp32 (default: bf16 autocast)")
     args = p.parse_args()
     families = tuple(args.families.split(","))
+    finishes = tuple(args.finishes.split(",")) if args.finishes else None
     stages = parse_stages(args.stages) if args.stages else [(1.0, args.steps)]
     root = ROOT / args.name
     try:
@@ -79,10 +83,10 @@ def main() -> None:
     train_bank, val_bank = split_by_identity(bank, 0.1, seed=0)
     t = time.time()
     val = make_pool(args.bank, val_bank.identities(), root / "val", args.n_val, 1, families, args.clean,
-                    args.genuine_fraction, captured=args.captured)
+                    args.genuine_fraction, captured=args.captured, finishes=finishes)
     pools = {k: make_pool(args.bank, train_bank.identities(), root / ("train" if k == 1 else f"train_x{k:g}"),
                           args.n_train, 0, families, args.clean, args.genuine_fraction, exaggerate=k,
-                          captured=args.captured)
+                          captured=args.captured, finishes=finishes)
              for k in dict(stages)}
     pools_s = time.time() - t
     t, init = time.time(), None
@@ -100,6 +104,7 @@ def main() -> None:
     last = history[-1] if isinstance(history, list) else history
     row = {"name": args.name, "arch": args.arch, "input_size": args.input_size, "amp": args.amp,
            "families": args.families, "clean": args.clean, "captured": args.captured,
+           "finishes": args.finishes,
            "stages": args.stages or f"1:{args.steps}",
            "steps": sum(n for _, n in stages), "batch_size": args.batch_size, "lr": args.lr, "pools_s": round(pools_s),
            "train_s": round(time.time() - t),

@@ -257,6 +257,14 @@ def test_captured_drafts_keep_the_mask_rule_and_are_reproducible(bank):
     assert captured >= 3
 
 
+def test_finishes_limit_the_looks_of_what_is_re_rendered(bank):
+    synth = Synthesizer(bank, seed=2, size=96, genuine_fraction=0.0, families=["rerender"], finishes=["smooth"])
+    looks = {synth.draft(i).meta.get("look") for i in range(8)}
+    assert looks == {"smooth"}  # a rerender always records its finish
+    everything = Synthesizer(bank, seed=2, size=96, genuine_fraction=0.0, families=["rerender"])
+    assert len({everything.draft(i).meta.get("look") for i in range(12)}) > 1
+
+
 def test_bad_settings_raise(bank):
     with pytest.raises(ValueError, match="unknown families"):
         Synthesizer(bank, families=["morph"])
@@ -264,6 +272,8 @@ def test_bad_settings_raise(bank):
         Synthesizer(bank, genuine_fraction=1.5)
     with pytest.raises(ValueError, match="exaggerate"):
         Synthesizer(bank, exaggerate=0.5)
+    with pytest.raises(ValueError, match="unknown finishes"):
+        Synthesizer(bank, finishes=["glossy"])
 
 
 def test_cli_writes_a_manifest_of_crops_and_masks(bank, tmp_path):
@@ -330,6 +340,7 @@ def test_cli_captured_pools_differ_and_say_so_in_their_recipe(bank, tmp_path):
         (["--bank", "{bank}", "--families", "swap,morph"], "--families"),
         (["--bank", "{bank}", "--split", "test"], "--split"),
         (["--bank", "{bank}", "--exaggerate", "0.5"], "--exaggerate"),
+        (["--bank", "{bank}", "--finishes", "glossy"], "--finishes"),
     ],
 )
 def test_cli_bad_input_is_one_error_line(bank, tmp_path, args, message):

@@ -20,6 +20,7 @@ from ..data.io import BadInput
 from ..data.pool import PoolError, pack_manifest
 from ..data.records import write_manifest
 from ..data.synth import FAMILIES
+from ..data.synth.families import FINISHES
 from ..data.synth.writer import PoolSpec, pool_recipe, write_pool
 from ._common import OutOpt, console, counting_progress, fail, warn
 
@@ -75,6 +76,14 @@ def synth(
     families: Annotated[str, typer.Option("--families", help="Comma-separated forgery families.")] = ",".join(
         FAMILIES
     ),
+    finishes: Annotated[
+        str | None,
+        typer.Option(
+            "--finishes",
+            help="Comma-separated looks a re-rendered region may get (default: all: sharpen, smooth, noise, "
+            "texture, none). smooth,none leaves generator output without texture put back (docs/synth.md).",
+        ),
+    ] = None,
     split: Annotated[
         str, typer.Option("--split", help="train or val: which identities of the bank to use.")
     ] = "train",
@@ -123,6 +132,12 @@ def synth(
             f"--families: unknown {sorted(set(chosen) - set(FAMILIES)) or 'empty'}; "
             f"choose from {','.join(FAMILIES)}"
         )
+    chosen_finishes = tuple(f.strip() for f in finishes.split(",") if f.strip()) if finishes is not None else None
+    if chosen_finishes is not None and (not chosen_finishes or set(chosen_finishes) - set(FINISHES)):
+        fail(
+            f"--finishes: unknown {sorted(set(chosen_finishes) - set(FINISHES)) or 'empty'}; "
+            f"choose from {','.join(sorted(set(FINISHES)))}"
+        )
     if split not in ("train", "val"):
         fail(f"--split must be train or val, got {split!r}")
     if bank_dir is not None and real:
@@ -162,6 +177,7 @@ def synth(
         out=str(out),
         exaggerate=exaggerate,
         captured=captured,
+        finishes=chosen_finishes,
     )
     try:
         for sub in ("images", "masks"):

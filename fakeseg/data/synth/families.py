@@ -21,11 +21,17 @@ import numpy as np
 from .regions import blend, face_size, region_alpha
 from .warps import colour_transfer, landmark_warp, poisson
 
+# How a re-rendered face is finished, drawn uniformly (sharpening twice as often: face restorers are common).
+# The sharpened, noised and checkerboard looks put fine texture back; real generators mostly remove it
+# (docs/weights.md, "Local evidence"), so a Synthesizer can be restricted to some of them.
+FINISHES = ("sharpen", "sharpen", "smooth", "noise", "texture", "none")
+
 
 @dataclass
 class Target:
     image: np.ndarray  # (H, W, 3) uint8 RGB canvas
     landmarks: np.ndarray  # (68, 2) float32 canvas pixels
+    finishes: tuple[str, ...] = FINISHES  # the looks `retouch` may give what a family re-renders
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -41,7 +47,8 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 
 def retouch(
-    image: np.ndarray, fs: float, rng: np.random.Generator, px: tuple[float, float] = (48, 128)
+    image: np.ndarray, fs: float, rng: np.random.Generator, px: tuple[float, float] = (48, 128),
+    finishes: tuple[str, ...] = FINISHES,
 ) -> tuple[np.ndarray, dict]:
     """The whole canvas re-rendered as a face generator would: the face resampled to `px` pixels wide
     and back, then one finishing look. Blended through a region, it leaves texture evidence inside it."""
@@ -55,7 +62,7 @@ def retouch(
         up = (cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(2))]
         out = cv2.resize(small, (w, h), interpolation=up)
         meta["face_px"] = round(face_px)
-    look = str(rng.choice(["sharpen", "sharpen", "smooth", "noise", "texture", "none"]))
+    look = str(rng.choice(list(finishes)))
     meta["look"] = look
     if look == "sharpen":  # GFPGAN/CodeFormer: crisp edges and halos on an otherwise smooth face
         amount, sigma = _u(rng, 0.6, 2.0), _u(rng, 0.8, 2.5)
@@ -101,7 +108,7 @@ def swap(
     warped = landmark_warp(donor_image, donor_landmarks, t.landmarks, t.hw, sigma=0.12 * fs)
     meta: dict = {}
     if rng.random() < 0.5:  # one-shot swappers generate the face at 224-256 px and paste it back
-        warped, look = retouch(warped, fs, rng, px=(70, 180))
+        warped, look = retouch(warped, fs, rng, px=(70, 180), finishes=t.finishes)
         meta["retouch"] = look
     alpha, rmeta = region_alpha(
         t.hw,
@@ -170,7 +177,7 @@ def reenact(t: Target, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     warped = landmark_warp(t.image, t.landmarks, moved, t.hw, sigma=_u(rng, 0.06, 0.1) * fs, affine=False)
     meta: dict = {"part": part}
     if rng.random() < 0.4:  # reenactment tools re-render the part they move
-        warped, look = retouch(warped, fs, rng, px=(64, 160))
+        warped, look = retouch(warped, fs, rng, px=(64, 160), finishes=t.finishes)
         meta["retouch"] = look
     pts = np.concatenate([t.landmarks[idx], moved[idx]])
     region = np.zeros(t.hw, np.uint8)
@@ -185,7 +192,7 @@ def rerender(t: Target, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
     """A region re-synthesised at low resolution with a generator's finish."""
     fs = t.size
     region = str(rng.choice(["mouth", "lower", "lower_box", "lower_box", "nose_mouth", "face", "eyes"]))
-    src, meta = retouch(t.image, fs, rng, px=(40, 112))
+    src, meta = retouch(t.image, fs, rng, px=(40, 112), finishes=t.finishes)
     if rng.random() < 0.5:  # generators also shift skin tone a little; it makes flat skin change too
         src = _tone_shift(src, rng, _u(rng, 6, 14))
     grow = (0.04, 0.12) if region in ("mouth", "eyes", "nose_mouth") else (-0.03, 0.05)
@@ -205,7 +212,7 @@ def selfblend(t: Target, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     elif freq == "sharpen":
         src = cv2.addWeighted(src, 1.8, cv2.GaussianBlur(src, (0, 0), 1.2), -0.8, 0)
     elif freq == "resample":
-        src, _ = retouch(src, fs, rng, px=(64, 160))
+        src, _ = retouch(src, fs, rng, px=(64, 160), finishes=t.finishes)
     h, w = t.hw
     c = t.landmarks.mean(0)
     a = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), _u(rng, -3, 3), _u(rng, 0.96, 1.05))

@@ -27,7 +27,7 @@ from ..facebank import FaceBank
 from ..faces import crop_box, crop_face
 from ..masks import difference_mask
 from . import families
-from .families import Target
+from .families import FINISHES, Target
 
 FAMILIES = ("swap", "reenact", "rerender", "selfblend")
 FAMILY_WEIGHTS = {"swap": 0.35, "reenact": 0.15, "rerender": 0.3, "selfblend": 0.2}
@@ -126,6 +126,7 @@ class Synthesizer:
         degrade: bool = True,
         exaggerate: float = 1.0,
         captured: bool = False,
+        finishes: tuple[str, ...] | list[str] = FINISHES,
     ):
         unknown = set(families) - set(FAMILIES)
         if unknown or not families:
@@ -142,6 +143,11 @@ class Synthesizer:
         self.degrade = degrade  # False: no resampling, noise or JPEG after the manipulation (ablations)
         self.exaggerate = float(exaggerate)
         self.captured = captured  # True: targets get a source frame's noise and codec texture (as_captured)
+        unknown_finishes = set(finishes) - set(FINISHES)
+        if unknown_finishes or not finishes:
+            raise ValueError(f"unknown finishes {sorted(unknown_finishes)}; choose from "
+                             f"{', '.join(sorted(set(FINISHES)))}")
+        self.finishes = tuple(finishes)  # the looks a re-rendered region may get (families.retouch)
         w = np.array([FAMILY_WEIGHTS[f] for f in self.families])
         self._family_p = w / w.sum()
         self.k_donors, self.max_tries = k_donors, max_tries
@@ -175,7 +181,7 @@ class Synthesizer:
             lm, box = lm * f, box * f
         else:
             image = image.copy()
-        return i, Target(image, lm.astype(np.float32)), tuple(box)
+        return i, Target(image, lm.astype(np.float32), self.finishes), tuple(box)
 
     def _donor(self, target_index: int, rng: np.random.Generator) -> int:
         """A random one of the k donors nearest in landmark shape/pose, never the target's identity."""
@@ -208,7 +214,7 @@ class Synthesizer:
         e = self.bank.entries[ti]
         meta = {"target": e.identity, "source": e.source, "kind": e.kind}
         if self.captured:  # the frame the tool is given, drawn before anything the tool does
-            t = Target(as_captured(t.image, rng, meta), t.landmarks)
+            t = Target(as_captured(t.image, rng, meta), t.landmarks, t.finishes)
         side = max(fbox[2] - fbox[0], fbox[3] - fbox[1])
         cx, cy = (
             (fbox[0] + fbox[2]) / 2 + rng.uniform(-0.04, 0.04) * side,

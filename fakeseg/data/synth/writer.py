@@ -30,6 +30,7 @@ class PoolSpec:
     degrade: bool = True
     exaggerate: float = 1.0
     captured: bool = False
+    finishes: tuple[str, ...] | None = None  # None: every look (families.FINISHES)
 
     def __hash__(self) -> int:  # identities may come as a list
         return hash(tuple(tuple(v) if isinstance(v, list) else v for v in vars(self).values()))
@@ -50,6 +51,7 @@ def _synth(spec: PoolSpec) -> Synthesizer:
             degrade=spec.degrade,
             exaggerate=spec.exaggerate,
             captured=spec.captured,
+            **({"finishes": spec.finishes} if spec.finishes else {}),
         )
     return _CACHE[spec]
 
