@@ -23,13 +23,14 @@ from fakeseg.tracking import box_iou
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_videos"
 
 
-def sample_frames(folder: Path) -> list[np.ndarray]:
+def sample_frames(folder: Path, fractions: tuple[float, ...] = (0.0, 0.5)) -> list[np.ndarray]:
+    """RGB frames at these fractions of every .mp4 in `folder` (also used by bench/texture_levels.py)."""
     frames = []
     for video in sorted(folder.glob("*.mp4")):
         cap = cv2.VideoCapture(str(video))
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        for index in (0, count // 2):
-            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        for fraction in fractions:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(count * fraction))
             ok, bgr = cap.read()
             if ok:
                 frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))

@@ -22,6 +22,7 @@ from pathlib import Path
 from fakeseg.data.facebank import FaceBank, FaceBankError, split_by_identity
 from fakeseg.data.records import write_manifest
 from fakeseg.data.synth import FAMILIES
+from fakeseg.data.synth.families import FINISHES
 from fakeseg.data.synth.writer import PoolSpec, write_pool
 from fakeseg.train import fit, resume_config
 from fakeseg.training.config import TrainConfig
@@ -74,6 +75,9 @@ def main() -> None:
     args = p.parse_args()
     families = tuple(args.families.split(","))
     finishes = tuple(args.finishes.split(",")) if args.finishes else None
+    if finishes and set(finishes) - set(FINISHES):
+        p.error(f"--finishes: unknown {sorted(set(finishes) - set(FINISHES))}; choose from "
+                f"{','.join(sorted(set(FINISHES)))}")
     stages = parse_stages(args.stages) if args.stages else [(1.0, args.steps)]
     root = ROOT / args.name
     try:

@@ -28,15 +28,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from texture_levels import LAPLACE  # bench/ is on sys.path when a script here runs
 
 from fakeseg.data.datasets import is_face_crop
-from fakeseg.data.records import read_manifest
+from fakeseg.data.records import ManifestError, read_manifest
 from fakeseg.evaluation.crops import iter_samples
 from fakeseg.metrics import roc_auc
 
 SIZE = 256
 INNER = (slice(64, 192), slice(64, 192))  # the face: the x2 crop's middle half
-_LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
 def pixel_stats(rgb: np.ndarray, window: int) -> np.ndarray:
@@ -46,7 +46,7 @@ def pixel_stats(rgb: np.ndarray, window: int) -> np.ndarray:
 
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
-    fine = np.log1p(box(np.abs(cv2.filter2D(grey, -1, _LAPLACE))))
+    fine = np.log1p(box(np.abs(cv2.filter2D(grey, -1, LAPLACE))))
     grad = np.log1p(box(cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))))
     detail = np.log1p(box(np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.0))))
     mean_l = box(lab[..., 0])
@@ -153,11 +153,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.val is None and not args.split_by_row:
         ap.error("give --val or --split-by-row")
-    if args.val is None:
-        rows = load(args.train, 10**9, args.seed)
-        train, val = [r for i, r in enumerate(rows) if i % 3 != 2], rows[2::3]
-    else:
-        train, val = load(args.train, args.n_train, args.seed), load(args.val, args.n_val, args.seed)
+    try:
+        if args.val is None:
+            rows = load(args.train, 10**9, args.seed)
+            train, val = [r for i, r in enumerate(rows) if i % 3 != 2], rows[2::3]
+        else:
+            train, val = load(args.train, args.n_train, args.seed), load(args.val, args.n_val, args.seed)
+    except ManifestError as e:
+        raise SystemExit(f"error: {e}") from None
     print(f"{len(train)} training crops ({sum(r[2] for r in train)} fake), {len(val)} validation crops "
           f"({sum(r[2] for r in val)} fake); window {args.window} px")
     results = []

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from hog_channels import sample_frames  # bench/ is on sys.path when a script here runs
 
 from fakeseg.data.facebank import FaceBank, FaceBankError
 from fakeseg.data.faces import crop_face, detect_faces
 from fakeseg.data.synth import Synthesizer, generator
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_videos"
-_LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 INNER_FACE = np.zeros((256, 256), bool)
 INNER_FACE[80:176, 80:176] = True
 
@@ -30,7 +31,7 @@ INNER_FACE[80:176, 80:176] = True
 def texture_sigma(rgb: np.ndarray, region: np.ndarray) -> float:
     """Immerkaer (1996) fast noise estimate over `region` (eroded so edges of the region do not count)."""
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    response = np.abs(cv2.filter2D(grey, -1, _LAPLACE))
+    response = np.abs(cv2.filter2D(grey, -1, LAPLACE))
     inside = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if inside.sum() < 200:
         return float("nan")
@@ -39,19 +40,10 @@ def texture_sigma(rgb: np.ndarray, region: np.ndarray) -> float:
 
 def real_video_levels(folder: Path) -> list[float]:
     levels = []
-    for video in sorted(folder.glob("*.mp4")):
-        cap = cv2.VideoCapture(str(video))
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        for index in (count // 4, 3 * count // 4):
-            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-            ok, bgr = cap.read()
-            if not ok:
-                continue
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            faces = detect_faces(rgb)
-            if faces:
-                levels.append(texture_sigma(crop_face(rgb, faces[0].box).image, INNER_FACE))
-        cap.release()
+    for rgb in sample_frames(folder, fractions=(0.25, 0.75)):
+        faces = detect_faces(rgb)
+        if faces:
+            levels.append(texture_sigma(crop_face(rgb, faces[0].box).image, INNER_FACE))
     return levels
 
 

@@ -13,6 +13,7 @@ import cv2
 from ..facebank import FaceBank
 from ..io import write_image
 from ..records import Record
+from . import generator
 from .generator import Synthesizer
 
 _CACHE: dict[PoolSpec, Synthesizer] = {}
@@ -80,8 +81,7 @@ def write_chunk(spec: PoolSpec, indices: range) -> list[Record]:
 def pool_recipe(spec: PoolSpec, n: int, **extra) -> dict:
     """What remakes the pool: the spec (identities counted, not listed), the texture ranges `captured`
     draws from, and the fakeseg version; written next to the manifest as synth.json."""
-    from ... import __version__
-    from . import generator
+    from ... import __version__  # late: the package root imports modules that lead back here
 
     recipe = {k: v for k, v in vars(spec).items() if k not in ("identities", "out")}
     recipe.update(n=n, identities=len(spec.identities), families=list(spec.families), **extra)
