@@ -31,14 +31,14 @@ ROOT = Path("runs/learnability")
 
 
 def make_pool(bank_root: Path, identities, out: Path, n: int, seed: int, families, clean: bool,
-              genuine_fraction: float, exaggerate: float = 1.0, workers: int = 2, captured: bool = False,
-              finishes: tuple[str, ...] | None = None) -> Path:
-    """A pool of `n` samples (reused when its manifest exists), written by the synthesiser's own pool writer."""
+              genuine_fraction: float, exaggerate: float = 1.0, workers: int = 2, **options) -> Path:
+    """A pool of `n` samples (reused when its manifest exists), written by the synthesiser's own pool writer;
+    `options` are PoolSpec's synthesis switches (captured, finishes, rendered)."""
     manifest = out / "manifest.csv"
     if manifest.exists():
         return manifest
     spec = PoolSpec(str(bank_root), tuple(identities), seed, 256, genuine_fraction, tuple(families), str(out),
-                    degrade=not clean, exaggerate=exaggerate, captured=captured, finishes=finishes)
+                    degrade=not clean, exaggerate=exaggerate, **options)
     return write_manifest(write_pool(spec, n, workers), manifest)
 
 
@@ -60,6 +60,8 @@ def main() -> None:
                    help="targets carry a source frame's noise and codec texture before the manipulation")
     p.add_argument("--finishes", help="comma-separated looks a re-rendered region may get (default: all of "
                    "families.FINISHES), e.g. smooth,none: generator output without texture put back")
+    p.add_argument("--rendered", action="store_true",
+                   help="every family re-renders what it changes (swaps and reenactments too)")
     p.add_argument("--arch", default="fn3")
     p.add_argument("--n-train", type=int, default=8000)
     p.add_argument("--n-val", type=int, default=600)
@@ -78,6 +80,7 @@ def main() -> None:
     if finishes and set(finishes) - set(FINISHES):
         p.error(f"--finishes: unknown {sorted(set(finishes) - set(FINISHES))}; choose from "
                 f"{','.join(sorted(set(FINISHES)))}")
+    options = dict(captured=args.captured, finishes=finishes, rendered=args.rendered)
     stages = parse_stages(args.stages) if args.stages else [(1.0, args.steps)]
     root = ROOT / args.name
     try:
@@ -87,10 +90,10 @@ def main() -> None:
     train_bank, val_bank = split_by_identity(bank, 0.1, seed=0)
     t = time.time()
     val = make_pool(args.bank, val_bank.identities(), root / "val", args.n_val, 1, families, args.clean,
-                    args.genuine_fraction, captured=args.captured, finishes=finishes)
+                    args.genuine_fraction, **options)
     pools = {k: make_pool(args.bank, train_bank.identities(), root / ("train" if k == 1 else f"train_x{k:g}"),
                           args.n_train, 0, families, args.clean, args.genuine_fraction, exaggerate=k,
-                          captured=args.captured, finishes=finishes)
+                          **options)
              for k in dict(stages)}
     pools_s = time.time() - t
     t, init = time.time(), None
@@ -108,7 +111,7 @@ def main() -> None:
     last = history[-1] if isinstance(history, list) else history
     row = {"name": args.name, "arch": args.arch, "input_size": args.input_size, "amp": args.amp,
            "families": args.families, "clean": args.clean, "captured": args.captured,
-           "finishes": args.finishes,
+           "finishes": args.finishes, "rendered": args.rendered,
            "stages": args.stages or f"1:{args.steps}",
            "steps": sum(n for _, n in stages), "batch_size": args.batch_size, "lr": args.lr, "pools_s": round(pools_s),
            "train_s": round(time.time() - t),

@@ -264,6 +264,15 @@ def test_finishes_limit_the_looks_of_what_is_re_rendered(bank):
     everything = Synthesizer(bank, seed=2, size=96, genuine_fraction=0.0, families=["rerender"])
     assert len({everything.draft(i).meta.get("look") for i in range(12)}) > 1
 
+def test_rendered_re_renders_every_swap_and_reenactment(bank):
+    kw = dict(seed=3, size=96, genuine_fraction=0.0, families=["swap", "reenact"], finishes=["smooth"])
+    rendered = [Synthesizer(bank, rendered=True, **kw).draft(i) for i in range(8)]
+    assert all(d.meta.get("retouch", {}).get("look") == "smooth" for d in rendered if d.label)
+    assert sum(d.label for d in rendered) >= 6
+    # by default only some are: rendered must change what it says, not every other draw
+    default = [Synthesizer(bank, **kw).draft(i) for i in range(8)]
+    assert any(d.label and "retouch" not in d.meta for d in default)
+
 
 def test_bad_settings_raise(bank):
     with pytest.raises(ValueError, match="unknown families"):
@@ -322,9 +331,9 @@ def test_cli_captured_pools_differ_and_say_so_in_their_recipe(bank, tmp_path):
         return out, read_manifest(out / "manifest.csv")
 
     plain, plain_rows = pool("plain")
-    captured, captured_rows = pool("captured", "--captured")
+    captured, captured_rows = pool("captured", "--captured", "--rendered")
     recipe = json.loads((captured / "synth.json").read_text())
-    assert recipe["captured"] is True and recipe["capture_noise"][0] > 0
+    assert recipe["captured"] is True and recipe["capture_noise"][0] > 0 and recipe["rendered"] is True
     # same seed, other pixels: the frames now carry a camera's grain or a codec's blocks
     assert len(plain_rows) == len(captured_rows) == 6 and any(
         not np.array_equal(read_image(a.image), read_image(b.image))

@@ -118,6 +118,14 @@ def synth(
             "family re-renders lacks the texture around it, as in real fakes (docs/synth.md).",
         ),
     ] = False,
+    rendered: Annotated[
+        bool,
+        typer.Option(
+            "--rendered",
+            help="Every family re-renders what it changes (swaps and reenactments too), as the generator-made "
+            "fakes of real tools do (docs/synth.md).",
+        ),
+    ] = False,
     pack: Annotated[
         bool, typer.Option("--pack", help="Also decode the pool into manifest.pool/ (uint8 arrays that "
                            "`fakeseg train` memory-maps instead of decoding PNGs: for GPU training).")
@@ -178,6 +186,7 @@ def synth(
         exaggerate=exaggerate,
         captured=captured,
         finishes=chosen_finishes,
+        rendered=rendered,
     )
     try:
         for sub in ("images", "masks"):

@@ -25,6 +25,7 @@ from .warps import colour_transfer, landmark_warp, poisson
 # The sharpened, noised and checkerboard looks put fine texture back; real generators mostly remove it
 # (docs/weights.md, "Local evidence"), so a Synthesizer can be restricted to some of them.
 FINISHES = ("sharpen", "sharpen", "smooth", "noise", "texture", "none")
+RENDERED_MAX_SCALE = 0.75  # a rendered target's face is re-rendered at most this share of its width
 
 
 @dataclass
@@ -32,6 +33,9 @@ class Target:
     image: np.ndarray  # (H, W, 3) uint8 RGB canvas
     landmarks: np.ndarray  # (68, 2) float32 canvas pixels
     finishes: tuple[str, ...] = FINISHES  # the looks `retouch` may give what a family re-renders
+    # True: every family re-renders what it changes, as the generator-made fakes of real tools do (GHOST,
+    # SimSwap, Wav2Lip all paste network output back); False: swap and reenact re-render only sometimes
+    rendered: bool = False
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -47,22 +51,26 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 
 def retouch(
-    image: np.ndarray, fs: float, rng: np.random.Generator, px: tuple[float, float] = (48, 128),
-    finishes: tuple[str, ...] = FINISHES,
+    image: np.ndarray, t: Target, rng: np.random.Generator, px: tuple[float, float] = (48, 128)
 ) -> tuple[np.ndarray, dict]:
     """The whole canvas re-rendered as a face generator would: the face resampled to `px` pixels wide
-    and back, then one finishing look. Blended through a region, it leaves texture evidence inside it."""
+    and back, then one of the target's finishing looks. Blended through a region, it leaves texture
+    evidence inside it. A `rendered` target always loses resolution: a network's output never carries
+    the camera's grain, even where it is generated at the frame's own size."""
     h, w = image.shape[:2]
+    fs = t.size
     meta: dict = {}
     out = image
     face_px = _u(rng, *px)
+    if t.rendered:
+        face_px = min(face_px, RENDERED_MAX_SCALE * fs)
     f = face_px / fs
     if f < 0.85:
         small = cv2.resize(image, (max(4, round(w * f)), max(4, round(h * f))), interpolation=cv2.INTER_AREA)
         up = (cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(2))]
         out = cv2.resize(small, (w, h), interpolation=up)
         meta["face_px"] = round(face_px)
-    look = str(rng.choice(list(finishes)))
+    look = str(rng.choice(list(t.finishes)))
     meta["look"] = look
     if look == "sharpen":  # GFPGAN/CodeFormer: crisp edges and halos on an otherwise smooth face
         amount, sigma = _u(rng, 0.6, 2.0), _u(rng, 0.8, 2.5)
@@ -107,8 +115,8 @@ def swap(
     fs = t.size
     warped = landmark_warp(donor_image, donor_landmarks, t.landmarks, t.hw, sigma=0.12 * fs)
     meta: dict = {}
-    if rng.random() < 0.5:  # one-shot swappers generate the face at 224-256 px and paste it back
-        warped, look = retouch(warped, fs, rng, px=(70, 180), finishes=t.finishes)
+    if t.rendered or rng.random() < 0.5:  # one-shot swappers generate the face at 224-256 px and paste it back
+        warped, look = retouch(warped, t, rng, px=(70, 180))
         meta["retouch"] = look
     alpha, rmeta = region_alpha(
         t.hw,
@@ -176,8 +184,8 @@ def reenact(t: Target, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     moved, part, idx = _moved_landmarks(t.landmarks, fs, rng)
     warped = landmark_warp(t.image, t.landmarks, moved, t.hw, sigma=_u(rng, 0.06, 0.1) * fs, affine=False)
     meta: dict = {"part": part}
-    if rng.random() < 0.4:  # reenactment tools re-render the part they move
-        warped, look = retouch(warped, fs, rng, px=(64, 160), finishes=t.finishes)
+    if t.rendered or rng.random() < 0.4:  # reenactment tools re-render the part they move
+        warped, look = retouch(warped, t, rng, px=(64, 160))
         meta["retouch"] = look
     pts = np.concatenate([t.landmarks[idx], moved[idx]])
     region = np.zeros(t.hw, np.uint8)
@@ -190,9 +198,8 @@ def reenact(t: Target, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
 
 def rerender(t: Target, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
     """A region re-synthesised at low resolution with a generator's finish."""
-    fs = t.size
     region = str(rng.choice(["mouth", "lower", "lower_box", "lower_box", "nose_mouth", "face", "eyes"]))
-    src, meta = retouch(t.image, fs, rng, px=(40, 112), finishes=t.finishes)
+    src, meta = retouch(t.image, t, rng, px=(40, 112))
     if rng.random() < 0.5:  # generators also shift skin tone a little; it makes flat skin change too
         src = _tone_shift(src, rng, _u(rng, 6, 14))
     grow = (0.04, 0.12) if region in ("mouth", "eyes", "nose_mouth") else (-0.03, 0.05)
@@ -207,12 +214,14 @@ def selfblend(t: Target, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     fs = t.size
     src = _colour_jitter(t.image, rng, _u(rng, 0.4, 1.0))
     freq = str(rng.choice(["blur", "sharpen", "resample", "none"]))
+    if t.rendered:  # drawn anyway, so that the rest of the sample does not depend on `rendered`
+        freq = "resample"
     if freq == "blur":
         src = cv2.GaussianBlur(src, (0, 0), _u(rng, 0.6, 1.6))
     elif freq == "sharpen":
         src = cv2.addWeighted(src, 1.8, cv2.GaussianBlur(src, (0, 0), 1.2), -0.8, 0)
     elif freq == "resample":
-        src, _ = retouch(src, fs, rng, px=(64, 160), finishes=t.finishes)
+        src, _ = retouch(src, t, rng, px=(64, 160))
     h, w = t.hw
     c = t.landmarks.mean(0)
     a = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), _u(rng, -3, 3), _u(rng, 0.96, 1.05))

@@ -18,7 +18,7 @@ reproducible and any worker can make any index):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -129,6 +129,7 @@ class Synthesizer:
         exaggerate: float = 1.0,
         captured: bool = False,
         finishes: tuple[str, ...] | list[str] = FINISHES,
+        rendered: bool = False,
     ):
         unknown = set(families) - set(FAMILIES)
         if unknown or not families:
@@ -150,6 +151,7 @@ class Synthesizer:
             raise ValueError(f"unknown finishes {sorted(unknown_finishes)}; choose from "
                              f"{', '.join(sorted(set(FINISHES)))}")
         self.finishes = tuple(finishes)  # the looks a re-rendered region may get (families.retouch)
+        self.rendered = rendered  # True: every family re-renders what it changes (families.Target)
         w = np.array([FAMILY_WEIGHTS[f] for f in self.families])
         self._family_p = w / w.sum()
         self.k_donors, self.max_tries = k_donors, max_tries
@@ -183,7 +185,7 @@ class Synthesizer:
             lm, box = lm * f, box * f
         else:
             image = image.copy()
-        return i, Target(image, lm.astype(np.float32), self.finishes), tuple(box)
+        return i, Target(image, lm.astype(np.float32), self.finishes, self.rendered), tuple(box)
 
     def _donor(self, target_index: int, rng: np.random.Generator) -> int:
         """A random one of the k donors nearest in landmark shape/pose, never the target's identity."""
@@ -216,7 +218,7 @@ class Synthesizer:
         e = self.bank.entries[ti]
         meta = {"target": e.identity, "source": e.source, "kind": e.kind}
         if self.captured:  # the frame the tool is given, drawn before anything the tool does
-            t = Target(as_captured(t.image, rng, meta), t.landmarks, t.finishes)
+            t = replace(t, image=as_captured(t.image, rng, meta))
         side = max(fbox[2] - fbox[0], fbox[3] - fbox[1])
         cx, cy = (
             (fbox[0] + fbox[2]) / 2 + rng.uniform(-0.04, 0.04) * side,

@@ -32,6 +32,7 @@ class PoolSpec:
     exaggerate: float = 1.0
     captured: bool = False
     finishes: tuple[str, ...] | None = None  # None: every look (families.FINISHES)
+    rendered: bool = False
 
     def __hash__(self) -> int:  # identities may come as a list
         return hash(tuple(tuple(v) if isinstance(v, list) else v for v in vars(self).values()))
@@ -52,6 +53,7 @@ def _synth(spec: PoolSpec) -> Synthesizer:
             degrade=spec.degrade,
             exaggerate=spec.exaggerate,
             captured=spec.captured,
+            rendered=spec.rendered,
             **({"finishes": spec.finishes} if spec.finishes else {}),
         )
     return _CACHE[spec]
