@@ -24,6 +24,8 @@ from fakeseg.data.synth import Synthesizer, generator
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_videos"
 LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+# Skin, eyes and nose only: a noise estimate must not see the face's outline or hair, so this is tighter
+# than the "inner face" of local_evidence.py (the crop's middle half), whose statistics are relative anyway.
 INNER_FACE = np.zeros((256, 256), bool)
 INNER_FACE[80:176, 80:176] = True
 

@@ -89,7 +89,8 @@ def evaluate(
     plan = plan_data(data, split)
     crop = plan.face_crop if face_crop is None else face_crop
 
-    tallies = {MODEL: Tally()}
+    pixel = tau1 if cfg.task == "seg" else 0.5  # cf. WeightsConfig.pixel_threshold, with tau1 overridden
+    tallies = {MODEL: Tally(pixel)}
     if references:
         tallies.update(all_background=Tally(), face_hull=Tally())
     skipped: list[dict] = []
@@ -136,7 +137,7 @@ def evaluate(
             "training_data": cfg.training_data,
         },
         data={**plan.description, "face_crop": crop},
-        thresholds={"tau1": tau1, "tau2": tau2, "origin": origin, "pixel": 0.5},
+        thresholds={"tau1": tau1, "tau2": tau2, "origin": origin, "pixel": pixel},
         counts={
             "records": len(tallies[MODEL]) + len(skipped),
             "evaluated": len(tallies[MODEL]),

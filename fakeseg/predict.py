@@ -31,7 +31,7 @@ from .models import canonical_name, load_model, scores_and_maps
 from .models._weights import WeightsError, default_weights
 from .models.base import fold_batchnorm
 from .models.int8 import quantize
-from .results import FAKE_PIXEL, FaceResult, FrameResult, RunWriter
+from .results import FaceResult, FrameResult, RunWriter
 from .tracking import FaceTracker
 
 DETECT_INTERVAL_S = 0.33  # default: a full face detection about three times a second of video
@@ -251,7 +251,7 @@ class Predictor:
                         crop_box=crop.box,
                         score=score,
                         fake=score >= self.threshold,
-                        fake_area=float((prob >= FAKE_PIXEL).mean()),
+                        fake_area=float((prob >= self.config.pixel_threshold).mean()),
                         mask=prob,
                         detected=detected,
                     )

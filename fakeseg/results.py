@@ -23,7 +23,6 @@ from .data.faces import paste_back
 from .encode import VideoEncoder
 
 MASK_SIDE = 64  # side of the per-face crop masks stored in a video's .npz (uint8, prob x 255)
-FAKE_PIXEL = 0.5  # a crop pixel counts towards fake_area when its probability is >= this
 
 
 @dataclass
@@ -33,7 +32,7 @@ class FaceResult:
     crop_box: tuple[int, int, int, int]  # the x2 square crop the model saw (may extend past the frame)
     score: float  # mean of the predicted mask (Eq. 6 before the threshold)
     fake: bool  # score >= tau2
-    fake_area: float  # fraction of the crop with probability >= 0.5
+    fake_area: float  # fraction of the crop at or above the checkpoint's pixel threshold (0.5 unless calibrated)
     mask: np.ndarray  # (S, S) float32 probabilities over the crop, S = the model's input size
     detected: bool = True  # the box came from the face detector on this frame (False: tracked)
 

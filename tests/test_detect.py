@@ -317,3 +317,20 @@ def test_video_encoder_unwritable_folder_fails_at_the_first_frame(tmp_path):
     with pytest.raises(OSError, match="cannot write"):
         enc.write(np.zeros((32, 32, 3), np.uint8))
     enc.close()  # nothing was started: nothing to finish
+
+
+def test_fake_area_uses_the_checkpoint_pixel_threshold(weights, tmp_path):
+    import shutil
+
+    import fakeseg
+
+    face = next(iter(fakeseg.detect(GENUINE, weights=weights, precision="fp32"))).faces[0]
+    assert face.fake_area == pytest.approx(float((face.mask >= 0.5).mean()))
+    calibrated = tmp_path / "calibrated"
+    shutil.copytree(weights, calibrated)
+    config = json.loads((calibrated / "config.json").read_text())
+    config["tau1"] = float(np.quantile(face.mask, 0.25))  # as `eval --calibrate --save-thresholds` stores it
+    (calibrated / "config.json").write_text(json.dumps(config))
+    again = next(iter(fakeseg.detect(GENUINE, weights=calibrated, precision="fp32"))).faces[0]
+    assert again.score == pytest.approx(face.score)  # Eq. 6 does not depend on the pixel threshold
+    assert again.fake_area == pytest.approx(0.75, abs=0.01)

@@ -251,3 +251,29 @@ def test_cli_missing_images_warn_and_continue_then_fail_when_none_left(crops, tm
     empty = tmp_path / "empty.csv"
     empty.write_text("image,mask,label,method\nmissing1.png,,0,pristine\nmissing2.png,,1,swap\n")
     _fails(["--weights", str(ckpt), "--data", str(empty), "--no-face-crop"], "no usable image")
+
+
+class _ShySeg(torch.nn.Module):
+    """A seg model that finds the manipulated square of every crop but never says so above 0.3 (as BCE on
+    small masks tends to), and marks the same square on genuine crops, so a threshold has a price."""
+
+    arch, task = "fn3", "seg"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        prob = torch.full((x.shape[0], 1, SIZE, SIZE), 0.02)
+        prob[..., 16:32, 16:32] = 0.3
+        return torch.logit(prob)
+
+
+def test_seg_pixel_threshold_is_calibrated_and_used_by_eval(crops):
+    shy = (_ShySeg(), WeightsConfig(arch="fn3", task="seg", input_size=SIZE))
+    at_half = evaluate(shy, crops, face_crop=False, references=False, device="cpu")
+    assert at_half.columns["model"]["fakes"]["fg_iou"] == 0.0 and at_half.thresholds["pixel"] == 0.5
+    cal = calibrate(shy, crops, face_crop=False, device="cpu")
+    # below 0.3 every fake pixel is found and 3 x 256 genuine pixels flagged: mIoU over all pixels rises
+    assert 0.02 < cal.tau1 < 0.3 and cal.miou_fakes > 0.75
+    calibrated = evaluate(shy, crops, face_crop=False, references=False, device="cpu", tau1=cal.tau1)
+    cols = calibrated.columns["model"]
+    assert cols["fakes"]["fg_iou"] == 1.0 and cols["pristine"]["flagged"] == pytest.approx(256 / SIZE**2)
+    assert calibrated.thresholds["pixel"] == cal.tau1
+    assert calibrated.columns["model"]["fakes"]["auc"] == at_half.columns["model"]["fakes"]["auc"]  # Eq. 6 unchanged

@@ -88,7 +88,7 @@ def eval_cmd(
     calibrate_on: Annotated[
         Path | None,
         typer.Option(
-            "--calibrate", help="Validation manifest: pick tau2 (and tau1 for cls) on it before evaluating."
+            "--calibrate", help="Validation manifest: pick tau2 and the pixel threshold tau1 on it before evaluating."
         ),
     ] = None,
     store: Annotated[
@@ -142,7 +142,9 @@ def eval_cmd(
             console.print(
                 f"calibrated on {cal.data} ({cal.n_fake} fake, {cal.n_genuine} genuine): "
                 f"tau2={cal.tau2:.3f} (balanced accuracy {cal.balanced_accuracy:.3f})"
-                + (f", tau1={cal.tau1:.2f} (mIoU on fakes {cal.miou_fakes:.3f})" if cal.tau1 else "")
+                + f", tau1={cal.tau1:.2f} (mIoU "
+                + ("on fakes" if loaded.config.task == "cls" else "over every pixel")
+                + f" {cal.miou_fakes:.3f})"
             )
             if store:
                 if not loaded.weights:

@@ -1,5 +1,6 @@
-"""Picked on validation data: tau2 (Eq. 6) for every model, tau1 (Eq. 4) for cls models, and the
-activation ranges that `--precision int8` inference needs (fakeseg.models.int8)."""
+"""Picked on validation data: tau2 (Eq. 6) for every model, the pixel threshold tau1 (Eq. 4 for cls; on the
+predicted probability for seg), and the activation ranges that `--precision int8` inference needs
+(fakeseg.models.int8)."""
 
 from __future__ import annotations
 
@@ -20,15 +21,16 @@ from ..models.int8 import RangeObserver
 from .crops import iter_samples
 from .inputs import EvalError, ProgressFn, SkipFn, batches, load_for_eval, pick_device, plan_data
 
-TAU1_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # CAM thresholds tried by calibrate()
+TAU1_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # pixel thresholds tried by calibrate()
 
 
 @dataclass
 class Calibration:
     tau2: float
-    tau1: float | None  # cls only
+    tau1: float | None
     balanced_accuracy: float  # on the validation data at tau2
-    miou_fakes: float | None  # cls: mIoU on the validation fakes at (tau1, tau2)
+    # cls: mIoU on the validation fakes at (tau1, tau2); seg: mIoU over every validation pixel at tau1
+    miou_fakes: float | None
     n_fake: int
     n_genuine: int
     data: str
@@ -60,15 +62,19 @@ def calibrate(
     on_skip: SkipFn | None = None,
     progress: ProgressFn | None = None,
 ) -> Calibration:
-    """Pick tau2 (max balanced accuracy) and, for cls models, tau1 (max mIoU on the fakes at that
-    tau2, masks of images judged real being empty as in evaluation) on validation data."""
+    """Pick tau2 (max balanced accuracy) and tau1 on validation data.
+
+    cls: tau1 with the best mIoU on the fakes at that tau2, masks of images judged real being empty as in
+    evaluation. seg: tau1 with the best mIoU over the pixels of every image, fake and genuine: a seg mask
+    is not gated by tau2, so its threshold must keep genuine faces clean as well as find the fakes.
+    """
     dev = pick_device(device)
     loaded = load_for_eval(weights_or_model, dev)
     cfg, is_cls = loaded.config, loaded.config.task == "cls"
     plan = plan_data(data, split)
     crop = plan.face_crop if face_crop is None else face_crop
     scores, labels = [], []
-    per_tau1: list[np.ndarray] = []  # per fake image: (len(TAU1_GRID), 4) counts tp, fp, fn, tn
+    per_tau1: list[np.ndarray] = []  # per fake (cls) or every (seg) image: (len(TAU1_GRID), 4) tp, fp, fn, tn
     n_skipped = 0
     ranges: RangeObserver | None = RangeObserver(loaded.model)
 
@@ -100,6 +106,11 @@ def calibrate(
                 if s.record.label == 1:
                     truth = s.mask.astype(bool)
                     per_tau1.append(np.array([_counts(m[i], truth) for m in maps], np.int64))
+        else:
+            prob = scores_and_maps(_Replay(out, cfg.task), x)[1].cpu().numpy()
+            for i, s in enumerate(batch):
+                truth = s.mask.astype(bool)
+                per_tau1.append(np.array([_counts(prob[i] > t, truth) for t in TAU1_GRID], np.int64))
         if progress:
             progress(len(scores) + n_skipped, plan.total)
     y = np.asarray(labels)
@@ -109,10 +120,9 @@ def calibrate(
             f"{int((y == 1).sum())} fake, {int((y == 0).sum())} genuine usable"
         )
     tau2, bal = best_threshold(scores, labels)
-    tau1, miou = None, None
+    counts = np.stack(per_tau1)  # (images, len(TAU1_GRID), 4)
     if is_cls:
         fake_scores = np.asarray(scores)[y == 1]
-        counts = np.stack(per_tau1)  # (n_fake, n_tau1, 4)
         judged_real = fake_scores < tau2
         # an image judged real gets an empty mask: its manipulated pixels all become false negatives
         empty = np.stack(
@@ -125,12 +135,11 @@ def calibrate(
             1,
         ).astype(np.int64)
         counts[judged_real] = empty[judged_real][:, None, :]
-        mious = [
-            ConfusionMatrix.from_counts(*(int(v) for v in counts[:, k].sum(0))).miou
-            for k in range(len(TAU1_GRID))
-        ]
-        best = int(np.argmax(mious))
-        tau1, miou = TAU1_GRID[best], mious[best]
+    mious = [
+        ConfusionMatrix.from_counts(*(int(v) for v in counts[:, k].sum(0))).miou for k in range(len(TAU1_GRID))
+    ]
+    best = int(np.argmax(mious))
+    tau1, miou = TAU1_GRID[best], mious[best]
     return Calibration(
         tau2, tau1, bal, miou, int((y == 1).sum()), int((y == 0).sum()), plan.description["path"],
         ranges.ranges() if ranges is not None else None,

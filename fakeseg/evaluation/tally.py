@@ -20,7 +20,6 @@ from ..metrics import (
     video_auc,
 )
 
-PIXEL_THRESHOLD = 0.5  # a pixel is called manipulated when its probability is above this
 PRISTINE = "pristine"
 FAKES, AVG = "fakes", "avg"  # pooled over every fake crop; the paper's mean over columns
 GENUINE_KEY = "genuine"
@@ -29,7 +28,8 @@ GENUINE_KEY = "genuine"
 class Tally:
     """Everything one predictor (the model or a reference) said about the evaluated crops."""
 
-    def __init__(self):
+    def __init__(self, pixel_threshold: float = 0.5):
+        self.pixel_threshold = pixel_threshold  # a pixel is called manipulated when its map value is above this
         self.scores: list[float] = []
         self.labels: list[int] = []
         self.methods: list[str] = []
@@ -48,7 +48,7 @@ class Tally:
         source: str,
         video: str,
     ) -> None:
-        pred = prob > PIXEL_THRESHOLD
+        pred = prob > self.pixel_threshold
         truth = mask.astype(bool)
         tp = int(np.count_nonzero(pred & truth))
         fp = int(np.count_nonzero(pred)) - tp

@@ -43,7 +43,9 @@ class WeightsConfig:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     crop_scale: float = CROP_SCALE
-    tau1: float = 0.5  # CAM threshold (Eq. 4), cls only
+    # the pixel threshold: on the normalised CAM for cls (Eq. 4), on the predicted probability for seg (the
+    # paper's 0.5; `fakeseg eval --calibrate` may pick another: BCE on small masks gives shy probabilities)
+    tau1: float = 0.5
     tau2: float = 0.5  # image threshold on the mean of the mask (Eq. 6)
     training_data: str = ""
     metrics: dict = field(default_factory=dict)
@@ -52,6 +54,12 @@ class WeightsConfig:
     fakeseg_version: str = ""
     int8: dict = field(default_factory=dict)  # {"ranges": {...}, "data": ...} for --precision int8 (models/int8.py)
     extra: dict = field(default_factory=dict)
+
+    @property
+    def pixel_threshold(self) -> float:
+        """Where a pixel of the map `scores_and_maps` returns counts as manipulated: the cls map is already
+        binary (tau1 applied), the seg map is a probability."""
+        return self.tau1 if self.task == "seg" else 0.5
 
     @classmethod
     def from_dict(cls, d: dict) -> WeightsConfig:
