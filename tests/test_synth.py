@@ -331,9 +331,10 @@ def test_cli_captured_pools_differ_and_say_so_in_their_recipe(bank, tmp_path):
         return out, read_manifest(out / "manifest.csv")
 
     plain, plain_rows = pool("plain")
-    captured, captured_rows = pool("captured", "--captured", "--rendered")
+    captured, captured_rows = pool("captured", "--captured", "--rendered", "--no-degrade")
     recipe = json.loads((captured / "synth.json").read_text())
     assert recipe["captured"] is True and recipe["capture_noise"][0] > 0 and recipe["rendered"] is True
+    assert recipe["degrade"] is False
     # same seed, other pixels: the frames now carry a camera's grain or a codec's blocks
     assert len(plain_rows) == len(captured_rows) == 6 and any(
         not np.array_equal(read_image(a.image), read_image(b.image))

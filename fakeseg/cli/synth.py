@@ -118,6 +118,14 @@ def synth(
             "family re-renders lacks the texture around it, as in real fakes (docs/synth.md).",
         ),
     ] = False,
+    degrade: Annotated[
+        bool,
+        typer.Option(
+            "--degrade/--no-degrade",
+            help="Resample, noise and JPEG-compress each frame after the manipulation, fakes and genuine alike "
+            "(--no-degrade: clean pools for ablations, as bench/learnability.py --clean).",
+        ),
+    ] = True,
     rendered: Annotated[
         bool,
         typer.Option(
@@ -183,6 +191,7 @@ def synth(
         genuine_fraction=genuine_fraction,
         families=tuple(chosen),
         out=str(out),
+        degrade=degrade,
         exaggerate=exaggerate,
         captured=captured,
         finishes=chosen_finishes,
