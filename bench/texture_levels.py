@@ -1,12 +1,13 @@
 """How much fine texture (sensor grain, codec noise) do face crops carry: genuine video frames against
 synthesised genuine faces and the inside of synthesised forgeries, at the 256 px crop the nets see.
 
-    .venv/bin/python bench/texture_levels.py --bank .gpu/facebank [--captured] [--noise 1.5 4] [--jpeg 55 92]
+    .venv/bin/python bench/texture_levels.py --bank .gpu/facebank [--noise 1.5 4] [--jpeg 55 92] [--degrade]
 
 Texture level = Immerkaer's noise estimate (sigma, grey levels) on the grey crop: the inner face (the
 central 96 x 96 px of the x2 crop) for genuine faces, the eroded mask for forgeries. The real reference is
 two frames (at 1/4 and 3/4) of every video in ../shared/data/real_videos, cropped with detect's own
-function. `--noise` / `--jpeg` override the grain and codec-quality ranges of `as_captured` (calibration).
+function. `--noise` / `--jpeg` override the grain and codec-quality ranges of `as_captured` (calibration);
+`--degrade` measures the crops after the synthesiser's degradation too (what training sees).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def real_video_levels(folder: Path) -> list[float]:
     return levels
 
 
-def synth_levels(bank: FaceBank, n: int, captured: bool) -> tuple[list[float], list[float]]:
-    synth = Synthesizer(bank, seed=3, families=("rerender", "swap"), captured=captured, degrade=False)
+def synth_levels(bank: FaceBank, n: int, captured: bool, degrade: bool = False) -> tuple[list[float], list[float]]:
+    synth = Synthesizer(bank, seed=3, families=("rerender", "swap"), captured=captured, degrade=degrade)
     genuine, fake_inside = [], []
     for index in range(n):
         sample = synth.sample(index)
@@ -74,6 +75,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300, help="synthesised samples per setting")
     ap.add_argument("--noise", type=float, nargs=2, help="as_captured grain sigma range (default: the library's)")
     ap.add_argument("--jpeg", type=int, nargs=2, help="as_captured JPEG quality range (default: the library's)")
+    ap.add_argument("--degrade", action="store_true", help="after the synthesiser's degradation (resample, JPEG)")
     ap.add_argument("--skip-real", action="store_true")
     args = ap.parse_args()
     try:
@@ -87,8 +89,9 @@ def main() -> None:
     if not args.skip_real:
         describe(f"genuine video frames ({args.videos.name})", real_video_levels(args.videos))
     for captured in (False, True):
-        genuine, fake_inside = synth_levels(bank, args.n, captured)
+        genuine, fake_inside = synth_levels(bank, args.n, captured, args.degrade)
         label = f"captured {generator.CAPTURE_NOISE} q{generator.CAPTURE_JPEG}" if captured else "not captured"
+        label += ", degraded" if args.degrade else ""
         describe(f"synth genuine, {label}", genuine)
         describe(f"synth fake inside the mask, {label}", fake_inside)
 
