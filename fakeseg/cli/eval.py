@@ -144,7 +144,7 @@ def eval_cmd(
                 f"tau2={cal.tau2:.3f} (balanced accuracy {cal.balanced_accuracy:.3f})"
                 + f", tau1={cal.tau1:.2f} (mIoU "
                 + ("on fakes" if loaded.config.task == "cls" else "over every pixel")
-                + f" {cal.miou_fakes:.3f})"
+                + f" {cal.miou:.3f})"
             )
             if store:
                 if not loaded.weights:

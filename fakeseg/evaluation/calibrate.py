@@ -27,10 +27,10 @@ TAU1_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # pixel thresholds 
 @dataclass
 class Calibration:
     tau2: float
-    tau1: float | None
+    tau1: float
     balanced_accuracy: float  # on the validation data at tau2
     # cls: mIoU on the validation fakes at (tau1, tau2); seg: mIoU over every validation pixel at tau1
-    miou_fakes: float | None
+    miou: float
     n_fake: int
     n_genuine: int
     data: str
@@ -154,7 +154,7 @@ def _counts(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def save_thresholds(weights: str, calibration: Calibration) -> Path:
-    """Store calibrated tau2 (and tau1, and the int8 activation ranges) in the checkpoint's config.json,
+    """Store calibrated tau2, tau1 (and the int8 activation ranges) in the checkpoint's config.json,
     atomically. The sha256 covers the tensor file only, so the checkpoint stays valid."""
     if str(weights).startswith("hf://"):
         raise EvalError("thresholds cannot be saved into the hub cache; download the folder and pass it")
@@ -162,8 +162,7 @@ def save_thresholds(weights: str, calibration: Calibration) -> Path:
     path = folder / CONFIG_NAME
     config = json.loads(path.read_text())
     config["tau2"] = calibration.tau2
-    if calibration.tau1 is not None:
-        config["tau1"] = calibration.tau1
+    config["tau1"] = calibration.tau1
     config.setdefault("extra", {})["calibration"] = calibration.to_dict()
     if calibration.int8_ranges is not None:
         n = calibration.n_fake + calibration.n_genuine
