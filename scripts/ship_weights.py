@@ -28,6 +28,8 @@ def main() -> None:
     p.add_argument("tag")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--default", action="store_true")
+    p.add_argument("--trained-on", default="1x NVIDIA H100 shared by 4 runs, scripts/train_shipped.sh",
+                   help="the machine and script, for the card")
     p.add_argument("--data", default="forgeries synthesised by `fakeseg synth --bank` (seed 0, 70,000 crops, "
                    "train identities of a 1,250-face / 845-identity bank built from ../shared/data/real_faces and "
                    "real_videos; never ../shared/data/forgeries)")
@@ -41,8 +43,8 @@ def main() -> None:
     cfg["training_data"] = args.data
     cfg["license"] = LICENSE
     cfg["extra"] = {**cfg.get("extra", {}), "default": args.default, "tag": args.tag,
-                    "recipe": {k: run_cfg[k] for k in ("lr", "batch_size", "augment", "amp", "pos_weight", "seed")},
-                    "trained_on": "1x NVIDIA H100 shared by 4 runs, scripts/train_shipped.sh"}
+                    "recipe": {k: run_cfg.get(k) for k in ("lr", "batch_size", "augment", "amp", "pos_weight", "seed")},
+                    "trained_on": args.trained_on}
     cfg["extra"].pop("run", None)
     (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
     load_model(out)
