@@ -11,6 +11,7 @@ only where it beats that row on the fakes AND keeps genuine faces clean.
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,7 @@ def evaluate(
     plan = plan_data(data, split)
     crop = plan.face_crop if face_crop is None else face_crop
 
-    pixel = tau1 if cfg.task == "seg" else 0.5  # cf. WeightsConfig.pixel_threshold, with tau1 overridden
+    pixel = replace(cfg, tau1=tau1).pixel_threshold  # the checkpoint's rule, with tau1 as given
     tallies = {MODEL: Tally(pixel)}
     if references:
         tallies.update(all_background=Tally(), face_hull=Tally())
