@@ -4,7 +4,8 @@
         --data ../shared/data/forgeries/eval.csv .gpu/synth_val/manifest.csv
 
 Per weights and data: max |score difference| to fp32, verdicts (score >= tau2) that change, pixels that
-change side of 0.5, and image AUC in each precision. eval.csv rows are whole frames (faces cropped the
+change side of the checkpoint's pixel threshold (tau1 of a seg checkpoint: 0.5 unless calibrated), and
+image AUC in each precision. eval.csv rows are whole frames (faces cropped the
 detect way); a pool of crops (synth val) is read as crops. The int8 ranges come from the weights' config
 (calibrated on held-out synthetic crops, never on eval.csv).
 """
@@ -35,7 +36,7 @@ def run(weights: str, data: str, limit: int) -> dict:
         for p, predictor in predictors.items():
             s, m = predictor.predict_crops(crops)
             scores[p].append(s)
-            maps[p].append(m >= 0.5)
+            maps[p].append(m >= cfg.pixel_threshold)
         if len(labels) >= limit:
             break
     y = np.asarray(labels)
