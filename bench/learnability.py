@@ -22,7 +22,7 @@ from pathlib import Path
 from fakeseg.data.facebank import FaceBank, FaceBankError, split_by_identity
 from fakeseg.data.records import write_manifest
 from fakeseg.data.synth import FAMILIES
-from fakeseg.data.synth.families import FINISHES
+from fakeseg.data.synth.families import check_finishes
 from fakeseg.data.synth.writer import PoolSpec, write_pool
 from fakeseg.train import fit, resume_config
 from fakeseg.training.config import TrainConfig
@@ -76,10 +76,10 @@ def main() -> None:
     p.add_argument("--no-amp", dest="amp", action="store_false", help="train in fp32 (default: bf16 autocast)")
     args = p.parse_args()
     families = tuple(args.families.split(","))
-    finishes = tuple(args.finishes.split(",")) if args.finishes else None
-    if finishes and set(finishes) - set(FINISHES):
-        p.error(f"--finishes: unknown {sorted(set(finishes) - set(FINISHES))}; choose from "
-                f"{','.join(sorted(set(FINISHES)))}")
+    try:
+        finishes = check_finishes(args.finishes.split(",")) if args.finishes else None
+    except ValueError as e:
+        p.error(f"--finishes: {e}")
     options = dict(captured=args.captured, finishes=finishes, rendered=args.rendered)
     stages = parse_stages(args.stages) if args.stages else [(1.0, args.steps)]
     root = ROOT / args.name

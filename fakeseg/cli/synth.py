@@ -20,7 +20,7 @@ from ..data.io import BadInput
 from ..data.pool import PoolError, pack_manifest
 from ..data.records import write_manifest
 from ..data.synth import FAMILIES
-from ..data.synth.families import FINISHES
+from ..data.synth.families import check_finishes
 from ..data.synth.writer import PoolSpec, pool_recipe, write_pool
 from ._common import OutOpt, console, counting_progress, fail, warn
 
@@ -148,12 +148,12 @@ def synth(
             f"--families: unknown {sorted(set(chosen) - set(FAMILIES)) or 'empty'}; "
             f"choose from {','.join(FAMILIES)}"
         )
-    chosen_finishes = tuple(f.strip() for f in finishes.split(",") if f.strip()) if finishes is not None else None
-    if chosen_finishes is not None and (not chosen_finishes or set(chosen_finishes) - set(FINISHES)):
-        fail(
-            f"--finishes: unknown {sorted(set(chosen_finishes) - set(FINISHES)) or 'empty'}; "
-            f"choose from {','.join(sorted(set(FINISHES)))}"
-        )
+    chosen_finishes = None
+    if finishes is not None:
+        try:
+            chosen_finishes = check_finishes(f.strip() for f in finishes.split(",") if f.strip())
+        except ValueError as e:
+            fail(f"--finishes: {e}")
     if split not in ("train", "val"):
         fail(f"--split must be train or val, got {split!r}")
     if bank_dir is not None and real:

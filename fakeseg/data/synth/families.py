@@ -25,6 +25,18 @@ from .warps import colour_transfer, landmark_warp, poisson
 # The sharpened, noised and checkerboard looks put fine texture back; real generators mostly remove it
 # (docs/weights.md, "Local evidence"), so a Synthesizer can be restricted to some of them.
 FINISHES = ("sharpen", "sharpen", "smooth", "noise", "texture", "none")
+
+
+def check_finishes(finishes) -> tuple[str, ...]:
+    """The finishes as a tuple, or ValueError naming the unknown ones (the one check for library, CLI, bench)."""
+    finishes = tuple(finishes)
+    unknown = set(finishes) - set(FINISHES)
+    if unknown or not finishes:
+        what = f"unknown finishes {sorted(unknown)}" if unknown else "no finish given"
+        raise ValueError(f"{what}; choose from {', '.join(sorted(set(FINISHES)))}")
+    return finishes
+
+
 RENDERED_MAX_SCALE = 0.75  # a rendered target's face is re-rendered at most this share of its width
 
 

@@ -27,7 +27,7 @@ from ..facebank import FaceBank
 from ..faces import crop_box, crop_face
 from ..masks import difference_mask
 from . import families
-from .families import FINISHES, Target
+from .families import FINISHES, Target, check_finishes
 
 FAMILIES = ("swap", "reenact", "rerender", "selfblend")
 FAMILY_WEIGHTS = {"swap": 0.35, "reenact": 0.15, "rerender": 0.3, "selfblend": 0.2}
@@ -146,11 +146,7 @@ class Synthesizer:
         self.degrade = degrade  # False: no resampling, noise or JPEG after the manipulation (ablations)
         self.exaggerate = float(exaggerate)
         self.captured = captured  # True: targets get a source frame's noise and codec texture (as_captured)
-        unknown_finishes = set(finishes) - set(FINISHES)
-        if unknown_finishes or not finishes:
-            raise ValueError(f"unknown finishes {sorted(unknown_finishes)}; choose from "
-                             f"{', '.join(sorted(set(FINISHES)))}")
-        self.finishes = tuple(finishes)  # the looks a re-rendered region may get (families.retouch)
+        self.finishes = check_finishes(finishes)  # the looks a re-rendered region may get (families.retouch)
         self.rendered = rendered  # True: every family re-renders what it changes (families.Target)
         w = np.array([FAMILY_WEIGHTS[f] for f in self.families])
         self._family_p = w / w.sum()
