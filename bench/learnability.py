@@ -23,6 +23,7 @@ from fakeseg.data.facebank import FaceBank, FaceBankError, split_by_identity
 from fakeseg.data.records import write_manifest
 from fakeseg.data.synth import FAMILIES
 from fakeseg.data.synth.families import check_finishes
+from fakeseg.data.synth.generator import DEGRADATIONS
 from fakeseg.data.synth.writer import PoolSpec, write_pool
 from fakeseg.train import fit, resume_config
 from fakeseg.training.config import TrainConfig
@@ -33,7 +34,7 @@ ROOT = Path("runs/learnability")
 def make_pool(bank_root: Path, identities, out: Path, n: int, seed: int, families, clean: bool,
               genuine_fraction: float, exaggerate: float = 1.0, workers: int = 2, **options) -> Path:
     """A pool of `n` samples (reused when its manifest exists), written by the synthesiser's own pool writer;
-    `options` are PoolSpec's synthesis switches (captured, finishes, rendered)."""
+    `options` are PoolSpec's synthesis switches (captured, finishes, rendered, degradation)."""
     manifest = out / "manifest.csv"
     if manifest.exists():
         return manifest
@@ -60,6 +61,8 @@ def main() -> None:
                    help="targets carry a source frame's noise and codec texture before the manipulation")
     p.add_argument("--finishes", help="comma-separated looks a re-rendered region may get (default: all of "
                    "families.FINISHES), e.g. smooth,none: generator output without texture put back")
+    p.add_argument("--degradation", default="upload", choices=sorted(DEGRADATIONS),
+                   help="the degradation's (and --captured's) ranges: upload (the first) or video (calibrated)")
     p.add_argument("--rendered", action="store_true",
                    help="every family re-renders what it changes (swaps and reenactments too)")
     p.add_argument("--arch", default="fn3")
@@ -80,7 +83,7 @@ def main() -> None:
         finishes = check_finishes(args.finishes.split(",")) if args.finishes else None
     except ValueError as e:
         p.error(f"--finishes: {e}")
-    options = dict(captured=args.captured, finishes=finishes, rendered=args.rendered)
+    options = dict(captured=args.captured, finishes=finishes, rendered=args.rendered, degradation=args.degradation)
     stages = parse_stages(args.stages) if args.stages else [(1.0, args.steps)]
     root = ROOT / args.name
     try:
@@ -111,7 +114,7 @@ def main() -> None:
     last = history[-1] if isinstance(history, list) else history
     row = {"name": args.name, "arch": args.arch, "input_size": args.input_size, "amp": args.amp,
            "families": args.families, "clean": args.clean, "captured": args.captured,
-           "finishes": args.finishes, "rendered": args.rendered,
+           "finishes": args.finishes, "rendered": args.rendered, "degradation": args.degradation,
            "stages": args.stages or f"1:{args.steps}",
            "steps": sum(n for _, n in stages), "batch_size": args.batch_size, "lr": args.lr, "pools_s": round(pools_s),
            "train_s": round(time.time() - t),

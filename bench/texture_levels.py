@@ -2,17 +2,20 @@
 synthesised genuine faces and the inside of synthesised forgeries, at the 256 px crop the nets see.
 
     .venv/bin/python bench/texture_levels.py --bank .gpu/facebank [--noise 1.5 4] [--jpeg 55 92] [--degrade]
+    .venv/bin/python bench/texture_levels.py --bank .gpu/facebank --degrade video --after-jpeg 70 97 --skip-real
 
 Texture level = Immerkaer's noise estimate (sigma, grey levels) on the grey crop: the inner face (the
 central 96 x 96 px of the x2 crop) for genuine faces, the eroded mask for forgeries. The real reference is
 two frames (at 1/4 and 3/4) of every video in ../shared/data/real_videos, cropped with detect's own
 function. `--noise` / `--jpeg` override the grain and codec-quality ranges of `as_captured` (calibration);
-`--degrade` measures the crops after the synthesiser's degradation too (what training sees).
+`--degrade [NAME]` measures the crops after the synthesiser's degradation too (what training sees; NAME one of
+generator.DEGRADATIONS, default upload); `--after-*` override that degradation's ranges (calibration).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -50,8 +53,11 @@ def real_video_levels(folder: Path) -> list[float]:
     return levels
 
 
-def synth_levels(bank: FaceBank, n: int, captured: bool, degrade: bool = False) -> tuple[list[float], list[float]]:
-    synth = Synthesizer(bank, seed=3, families=("rerender", "swap"), captured=captured, degrade=degrade)
+def synth_levels(
+    bank: FaceBank, n: int, captured: bool, degrade: bool, degradation: str
+) -> tuple[list[float], list[float]]:
+    synth = Synthesizer(bank, seed=3, families=("rerender", "swap"), captured=captured, degrade=degrade,
+                        degradation=degradation)
     genuine, fake_inside = [], []
     for index in range(n):
         sample = synth.sample(index)
@@ -75,23 +81,33 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300, help="synthesised samples per setting")
     ap.add_argument("--noise", type=float, nargs=2, help="as_captured grain sigma range (default: the library's)")
     ap.add_argument("--jpeg", type=int, nargs=2, help="as_captured JPEG quality range (default: the library's)")
-    ap.add_argument("--degrade", action="store_true", help="after the synthesiser's degradation (resample, JPEG)")
+    ap.add_argument("--degrade", nargs="?", const="upload", choices=sorted(generator.DEGRADATIONS),
+                    help="after the synthesiser's degradation (resample, JPEG), by name (default upload)")
+    ap.add_argument("--after-jpeg", type=int, nargs=2, help="override the degradation's JPEG quality range")
+    ap.add_argument("--after-jpeg-p", type=float, help="override how often the degradation JPEG-encodes")
+    ap.add_argument("--after-rescale", type=float, nargs=2, help="override the down/up-scale factor range")
+    ap.add_argument("--after-rescale-p", type=float, help="override how often it down/up-scales")
+    ap.add_argument("--captured-only", action="store_true", help="skip the targets without `captured`")
     ap.add_argument("--skip-real", action="store_true")
     args = ap.parse_args()
     try:
         bank = FaceBank.load(args.bank)
     except FaceBankError as e:
         raise SystemExit(f"error: {e}") from None
-    if args.noise:
-        generator.CAPTURE_NOISE = tuple(args.noise)
-    if args.jpeg:
-        generator.CAPTURE_JPEG = tuple(args.jpeg)
+    overrides = {k: v for k, v in (("jpeg", args.after_jpeg), ("jpeg_p", args.after_jpeg_p),
+                                   ("rescale", args.after_rescale), ("rescale_p", args.after_rescale_p),
+                                   ("capture_noise", args.noise), ("capture_jpeg", args.jpeg))
+                 if v is not None}
+    name = args.degrade or "upload"  # without --degrade, only its capture ranges count
+    generator.DEGRADATIONS[name] = replace(generator.DEGRADATIONS[name], **{
+        k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+    d = generator.DEGRADATIONS[name]
     if not args.skip_real:
         describe(f"genuine video frames ({args.videos.name})", real_video_levels(args.videos))
-    for captured in (False, True):
-        genuine, fake_inside = synth_levels(bank, args.n, captured, args.degrade)
-        label = f"captured {generator.CAPTURE_NOISE} q{generator.CAPTURE_JPEG}" if captured else "not captured"
-        label += ", degraded" if args.degrade else ""
+    for captured in (True,) if args.captured_only else (False, True):
+        genuine, fake_inside = synth_levels(bank, args.n, captured, bool(args.degrade), name)
+        label = f"captured {d.capture_noise} q{d.capture_jpeg}" if captured else "not captured"
+        label += f", degraded ({args.degrade}{' ' + str(overrides) if overrides else ''})" if args.degrade else ""
         describe(f"synth genuine, {label}", genuine)
         describe(f"synth fake inside the mask, {label}", fake_inside)
 

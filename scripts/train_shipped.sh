@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains the shipped weights (fn3 / vgg5, seg and cls) on forgeries synthesised from the face bank.
 # Made for one lent GPU machine (16 cores, one H100, ~8 minutes), but runs anywhere at a smaller scale:
-#   BUDGET_S=480 N_TRAIN=60000 [LR=3e-4] [CAPTURED=1] [RENDERED=1] [FINISHES=smooth,none] scripts/train_shipped.sh BANK OUTDIR
+#   BUDGET_S=480 N_TRAIN=60000 [LR=3e-4] [CAPTURED=1] [RENDERED=1] [FINISHES=smooth,none] [DEGRADATION=video] scripts/train_shipped.sh BANK OUTDIR
 # 1. one pool of synthetic training crops (train identities) and one of validation crops (held-out identities),
 # 2. four trainings at once on the same pool (`fakeseg train`, the paper's Adam 1e-3 / batch 64 recipe),
 #    each stopped cleanly by --max-minutes so the whole script ends inside BUDGET_S,
@@ -16,7 +16,8 @@ LR=${LR:-1e-3}  # the paper's; 3e-4 learned subtle local cues far sooner on CPU 
 CAPTURED=${CAPTURED:-0}  # 1: targets get a frame's grain and codec blocks before the manipulation (docs/synth.md)
 FINISHES=${FINISHES:-}  # e.g. smooth,none: re-rendered regions without texture put back (docs/weights.md, local evidence)
 RENDERED=${RENDERED:-0}  # 1: every family re-renders what it changes (docs/synth.md)
-SYNTH_OPTS="$([ "$CAPTURED" = 1 ] && echo "--captured") $([ "$RENDERED" = 1 ] && echo "--rendered") ${FINISHES:+--finishes $FINISHES}"
+DEGRADATION=${DEGRADATION:-upload}  # video: source texture and degradation calibrated on genuine video (docs/synth.md)
+SYNTH_OPTS="$([ "$CAPTURED" = 1 ] && echo "--captured") $([ "$RENDERED" = 1 ] && echo "--rendered") ${FINISHES:+--finishes $FINISHES} --degradation $DEGRADATION"
 WORK=${WORK:-/tmp/fakeseg_shipped}
 CORES=$(nproc)
 START=$(date +%s)

@@ -19,7 +19,7 @@ from fakeseg.data.io import read_image, read_mask
 from fakeseg.data.masks import difference_mask
 from fakeseg.data.records import read_manifest
 from fakeseg.data.synth import FAMILIES, Synthesizer
-from fakeseg.data.synth.generator import as_captured
+from fakeseg.data.synth.generator import DEGRADATIONS, as_captured
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -274,6 +274,24 @@ def test_rendered_re_renders_every_swap_and_reenactment(bank):
     assert any(d.label and "retouch" not in d.meta for d in default)
 
 
+def test_degradation_draws_from_the_named_ranges(bank):
+    # `video` keeps JPEG at q70 or better and rescales less often; the first ranges stay the default
+    kw = dict(seed=4, size=64, genuine_fraction=0.5, families=["rerender"])
+    video = [Synthesizer(bank, degradation="video", **kw).sample(i).meta for i in range(24)]
+    upload = [Synthesizer(bank, **kw).sample(i).meta for i in range(24)]
+    lo, hi = DEGRADATIONS["video"].jpeg
+    assert all(lo <= q[0] <= hi for q in (m["jpeg"] for m in video) if q)
+    assert any(q and q[0] < lo for q in (m["jpeg"] for m in upload))  # the same draws, other ranges
+    assert all(DEGRADATIONS["video"].rescale[0] <= m["rescale"] for m in video if "rescale" in m)
+    # captured targets take their grain from the same named ranges
+    captured = [Synthesizer(bank, degradation="video", captured=True, **kw).draft(i).meta for i in range(12)]
+    noise = DEGRADATIONS["video"].capture_noise
+    assert all(noise[0] <= m["source_noise"] <= noise[1] for m in captured if "source_noise" in m)
+    assert any("source_noise" in m for m in captured)
+    with pytest.raises(ValueError, match="unknown degradation"):
+        Synthesizer(bank, degradation="broadcast")
+
+
 def test_bad_settings_raise(bank):
     with pytest.raises(ValueError, match="unknown families"):
         Synthesizer(bank, families=["morph"])
@@ -334,7 +352,11 @@ def test_cli_captured_pools_differ_and_say_so_in_their_recipe(bank, tmp_path):
     captured, captured_rows = pool("captured", "--captured", "--rendered", "--no-degrade")
     recipe = json.loads((captured / "synth.json").read_text())
     assert recipe["captured"] is True and recipe["capture_noise"][0] > 0 and recipe["rendered"] is True
-    assert recipe["degrade"] is False
+    assert recipe["degrade"] is False and "degradation_ranges" not in recipe
+    video, _ = pool("video", "--captured", "--degradation", "video")
+    recipe = json.loads((video / "synth.json").read_text())
+    assert recipe["degradation"] == "video" and recipe["degradation_ranges"]["jpeg"] == [70, 97]
+    assert recipe["capture_noise"] == list(DEGRADATIONS["video"].capture_noise)
     # same seed, other pixels: the frames now carry a camera's grain or a codec's blocks
     assert len(plain_rows) == len(captured_rows) == 6 and any(
         not np.array_equal(read_image(a.image), read_image(b.image))
@@ -351,6 +373,7 @@ def test_cli_captured_pools_differ_and_say_so_in_their_recipe(bank, tmp_path):
         (["--bank", "{bank}", "--split", "test"], "--split"),
         (["--bank", "{bank}", "--exaggerate", "0.5"], "--exaggerate"),
         (["--bank", "{bank}", "--finishes", "glossy"], "--finishes"),
+        (["--bank", "{bank}", "--degradation", "broadcast"], "--degradation"),
     ],
 )
 def test_cli_bad_input_is_one_error_line(bank, tmp_path, args, message):
@@ -426,3 +449,4 @@ def test_build_real_bank_from_photos(tmp_path):
     assert len(again) == len(bank) and json.loads((out / "index.json").read_text())["done"] == index["done"]
     s = Synthesizer(bank, seed=0, size=64, genuine_fraction=0.0, families=["swap"]).sample(0)
     assert s.image.shape == (64, 64, 3)
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,8 +22,11 @@ from ..data.pool import PoolError, pack_manifest
 from ..data.records import write_manifest
 from ..data.synth import FAMILIES
 from ..data.synth.families import check_finishes
+from ..data.synth.generator import DEGRADATIONS
 from ..data.synth.writer import PoolSpec, pool_recipe, write_pool
 from ._common import OutOpt, console, counting_progress, fail, warn
+
+Degradation = Enum("Degradation", {name: name for name in DEGRADATIONS}, type=str)  # the named ranges
 
 
 def _build(real: list[Path], out: Path, workers: int, limits: dict) -> FaceBank:
@@ -126,6 +130,14 @@ def synth(
             "(--no-degrade: clean pools for ablations, as bench/learnability.py --clean).",
         ),
     ] = True,
+    degradation: Annotated[
+        Degradation,
+        typer.Option(
+            "--degradation",
+            help="Which ranges the degradation (and --captured's source texture) draw from: upload (the "
+            "first, guessed; every pool before 'video') or video (calibrated on genuine video, docs/synth.md).",
+        ),
+    ] = Degradation.upload,
     rendered: Annotated[
         bool,
         typer.Option(
@@ -192,6 +204,7 @@ def synth(
         families=tuple(chosen),
         out=str(out),
         degrade=degrade,
+        degradation=degradation.value,
         exaggerate=exaggerate,
         captured=captured,
         finishes=chosen_finishes,

@@ -12,7 +12,8 @@ reproducible and any worker can make any index):
 3. THE mask = difference_mask(fake, original) before any compression (the same rule as FF++ and the
    real forgeries); a draw whose mask is tiny, patchy or outside the x2 crop is redrawn, and after
    `max_tries` the sample becomes genuine, so no faint change ever carries a noise mask;
-4. degradation, alike for genuine and fake: whole-frame down/up-scale, sensor noise, JPEG (sometimes twice);
+4. degradation, alike for genuine and fake: whole-frame down/up-scale, sensor noise, JPEG (sometimes twice),
+   drawn from named ranges (`DEGRADATIONS`: `upload`, the first; `video`, calibrated on genuine video);
 5. the crop: `crop_face` with the detector box jittered a little, mask resized nearest.
 """
 
@@ -79,7 +80,13 @@ CAPTURE_NOISE = (3.0, 8.0)  # grain sigma, grey levels at canvas scale
 CAPTURE_JPEG = (70, 95)  # quality of the stand-in for the source video's codec
 
 
-def as_captured(image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.ndarray:
+def as_captured(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    meta: dict,
+    noise: tuple[float, float] = CAPTURE_NOISE,
+    jpeg: tuple[int, int] = CAPTURE_JPEG,
+) -> np.ndarray:
     """The frame as a camera and codec left it, at the scale the manipulation works at.
 
     Bank images were mostly downscaled to the working size (INTER_AREA), which wipes out their own
@@ -89,16 +96,49 @@ def as_captured(image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.n
     mildly correlated (demosaicing), and JPEG stands in for the video codec's intra blocks."""
     out = image
     if rng.random() < 0.8:
-        sigma = float(rng.uniform(*CAPTURE_NOISE))
+        sigma = float(rng.uniform(*noise))
         noise = rng.normal(0, sigma, image.shape).astype(np.float32)
         noise = cv2.GaussianBlur(noise, (0, 0), 0.5) * 1.6  # keep the std near sigma after smoothing
         out = np.clip(out.astype(np.float32) + noise, 0, 255).round().astype(np.uint8)
         meta["source_noise"] = round(sigma, 2)
     if rng.random() < 0.8:
-        q = int(rng.integers(CAPTURE_JPEG[0], CAPTURE_JPEG[1] + 1))
+        q = int(rng.integers(jpeg[0], jpeg[1] + 1))
         out = _jpeg_round_trip(out, q)
         meta["source_jpeg"] = q
     return out
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """A frame's life outside the tool. After it, alike for genuine and fake (so compression is no cue):
+    whole-frame down/up-scale (a smaller camera, a resized upload), sensor noise, JPEG (sometimes twice:
+    re-encoded uploads). Before it, with `captured` targets: the grain and codec blocks of the source
+    (`as_captured`); both ends are calibrated together, since what survives is what a net sees.
+    p: how often a step happens; ranges are drawn uniformly, JPEG qualities inclusive."""
+
+    rescale_p: float
+    rescale: tuple[float, float]  # scale factor of the down/up-scale
+    noise_p: float
+    noise: tuple[float, float]  # sigma, grey levels
+    jpeg_p: float
+    jpeg: tuple[int, int]
+    twice_p: float  # of the JPEG-ed frames, how many are encoded a second time
+    twice: tuple[int, int]
+    capture_noise: tuple[float, float] = CAPTURE_NOISE  # as_captured's grain sigma (canvas scale)
+    capture_jpeg: tuple[int, int] = CAPTURE_JPEG  # as_captured's codec quality
+
+
+DEGRADATIONS = {
+    # The first ranges, guessed, after the source texture calibrated alone: synthesised genuine crops end
+    # with less fine texture than genuine video (bench/texture_levels.py --degrade upload: median 0.62
+    # against 0.90), and much of a re-rendered region's local evidence is gone. Every pool and checkpoint
+    # made before `video` used these.
+    "upload": Degradation(0.3, (0.4, 0.9), 0.1, (1.0, 4.0), 0.85, (40, 97), 0.2, (50, 95)),
+    # Calibrated on genuine video, source and degradation together (docs/synth.md, "Degradation"): fewer
+    # and milder rescales, JPEG q70-97, a little more source grain. Genuine crops: median 0.83 (25-75 %:
+    # 0.54-1.26) against 0.90 (0.62-1.13) in ../shared/data/real_videos.
+    "video": Degradation(0.15, (0.6, 0.95), 0.1, (1.0, 4.0), 0.85, (70, 97), 0.2, (50, 95), (4.0, 10.0)),
+}
 
 
 def _normalised_shape(lm: np.ndarray) -> np.ndarray:
@@ -126,6 +166,7 @@ class Synthesizer:
         max_tries: int = 4,
         donors: FaceBank | None = None,
         degrade: bool = True,
+        degradation: str = "upload",
         exaggerate: float = 1.0,
         captured: bool = False,
         finishes: tuple[str, ...] | list[str] = FINISHES,
@@ -144,6 +185,9 @@ class Synthesizer:
         if exaggerate < 1.0:
             raise ValueError(f"exaggerate must be >= 1 (1: as synthesised), got {exaggerate}")
         self.degrade = degrade  # False: no resampling, noise or JPEG after the manipulation (ablations)
+        if degradation not in DEGRADATIONS:
+            raise ValueError(f"unknown degradation {degradation!r}; choose from {', '.join(DEGRADATIONS)}")
+        self.degradation = degradation  # which ranges (DEGRADATIONS) the degradation draws from
         self.exaggerate = float(exaggerate)
         self.captured = captured  # True: targets get a source frame's noise and codec texture (as_captured)
         self.finishes = check_finishes(finishes)  # the looks a re-rendered region may get (families.retouch)
@@ -214,7 +258,8 @@ class Synthesizer:
         e = self.bank.entries[ti]
         meta = {"target": e.identity, "source": e.source, "kind": e.kind}
         if self.captured:  # the frame the tool is given, drawn before anything the tool does
-            t = replace(t, image=as_captured(t.image, rng, meta))
+            d = DEGRADATIONS[self.degradation]
+            t = replace(t, image=as_captured(t.image, rng, meta, d.capture_noise, d.capture_jpeg))
         side = max(fbox[2] - fbox[0], fbox[3] - fbox[1])
         cx, cy = (
             (fbox[0] + fbox[2]) / 2 + rng.uniform(-0.04, 0.04) * side,
@@ -247,9 +292,10 @@ class Synthesizer:
         return area >= 0.004 * crop_area and inside >= 0.97 * area and area >= 0.45 * intended
 
     def _degrade(self, image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.ndarray:
+        d = DEGRADATIONS[self.degradation]
         h, w = image.shape[:2]
-        if rng.random() < 0.3:  # a lower-resolution camera or a resized upload
-            f = rng.uniform(0.4, 0.9)
+        if rng.random() < d.rescale_p:  # a lower-resolution camera or a resized upload
+            f = rng.uniform(*d.rescale)
             small = cv2.resize(
                 image, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA
             )
@@ -257,14 +303,14 @@ class Synthesizer:
                 small, (w, h), interpolation=(cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(2))]
             )
             meta["rescale"] = round(float(f), 2)
-        if rng.random() < 0.1:
-            noise = rng.normal(0, rng.uniform(1, 4), image.shape).astype(np.float32)
+        if rng.random() < d.noise_p:
+            noise = rng.normal(0, rng.uniform(*d.noise), image.shape).astype(np.float32)
             image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
         qualities = []
-        if rng.random() < 0.85:
-            qualities.append(int(rng.integers(40, 98)))
-            if rng.random() < 0.2:  # re-encoded uploads
-                qualities.append(int(rng.integers(50, 96)))
+        if rng.random() < d.jpeg_p:
+            qualities.append(int(rng.integers(d.jpeg[0], d.jpeg[1] + 1)))
+            if rng.random() < d.twice_p:  # re-encoded uploads
+                qualities.append(int(rng.integers(d.twice[0], d.twice[1] + 1)))
         for q in qualities:
             image = _jpeg_round_trip(image, q)
         meta["jpeg"] = qualities

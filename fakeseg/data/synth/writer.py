@@ -3,7 +3,7 @@ and writes its own PNGs (atomically), so only small records travel back to the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
@@ -33,6 +33,7 @@ class PoolSpec:
     captured: bool = False
     finishes: tuple[str, ...] | None = None  # None: every look (families.FINISHES)
     rendered: bool = False
+    degradation: str = "upload"  # a name in generator.DEGRADATIONS
 
     def __hash__(self) -> int:  # identities may come as a list
         return hash(tuple(tuple(v) if isinstance(v, list) else v for v in vars(self).values()))
@@ -51,6 +52,7 @@ def _synth(spec: PoolSpec) -> Synthesizer:
             genuine_fraction=spec.genuine_fraction,
             families=spec.families,
             degrade=spec.degrade,
+            degradation=spec.degradation,
             exaggerate=spec.exaggerate,
             captured=spec.captured,
             rendered=spec.rendered,
@@ -81,14 +83,17 @@ def write_chunk(spec: PoolSpec, indices: range) -> list[Record]:
 
 
 def pool_recipe(spec: PoolSpec, n: int, **extra) -> dict:
-    """What remakes the pool: the spec (identities counted, not listed), the texture ranges `captured`
-    draws from, and the fakeseg version; written next to the manifest as synth.json."""
+    """What remakes the pool: the spec (identities counted, not listed), the texture ranges `captured` and
+    the degradation draw from, and the fakeseg version; written next to the manifest as synth.json."""
     from ... import __version__  # late: the package root imports modules that lead back here
 
     recipe = {k: v for k, v in vars(spec).items() if k not in ("identities", "out")}
     recipe.update(n=n, identities=len(spec.identities), families=list(spec.families), **extra)
+    d = generator.DEGRADATIONS[spec.degradation]
     if spec.captured:
-        recipe.update(capture_noise=list(generator.CAPTURE_NOISE), capture_jpeg=list(generator.CAPTURE_JPEG))
+        recipe.update(capture_noise=list(d.capture_noise), capture_jpeg=list(d.capture_jpeg))
+    if spec.degrade:
+        recipe["degradation_ranges"] = {k: v for k, v in asdict(d).items() if not k.startswith("capture_")}
     recipe["fakeseg_version"] = __version__
     return recipe
 
