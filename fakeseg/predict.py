@@ -251,7 +251,7 @@ class Predictor:
                         crop_box=crop.box,
                         score=score,
                         fake=score >= self.threshold,
-                        fake_area=float((prob >= self.config.pixel_threshold).mean()),
+                        fake_area=float((prob > self.config.pixel_threshold).mean()),
                         mask=prob,
                         detected=detected,
                     )
