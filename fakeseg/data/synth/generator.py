@@ -74,8 +74,9 @@ def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
 
-# Calibrated so synthesised genuine crops carry the inner-face texture of genuine video frames after the
-# crop's downscale (bench/texture_levels.py: median 0.89 vs 0.90 for ../shared/data/real_videos).
+# Calibrated alone, so synthesised genuine crops carry the inner-face texture of genuine video frames after the
+# crop's downscale (bench/texture_levels.py: median 0.89 vs 0.90 for ../shared/data/real_videos) *before* any
+# degradation; the `upload` degradation then wipes much of it out. DEGRADATIONS["video"] fits both together.
 CAPTURE_NOISE = (3.0, 8.0)  # grain sigma, grey levels at canvas scale
 CAPTURE_JPEG = (70, 95)  # quality of the stand-in for the source video's codec
 
@@ -84,7 +85,7 @@ def as_captured(
     image: np.ndarray,
     rng: np.random.Generator,
     meta: dict,
-    noise: tuple[float, float] = CAPTURE_NOISE,
+    grain: tuple[float, float] = CAPTURE_NOISE,
     jpeg: tuple[int, int] = CAPTURE_JPEG,
 ) -> np.ndarray:
     """The frame as a camera and codec left it, at the scale the manipulation works at.
@@ -96,7 +97,7 @@ def as_captured(
     mildly correlated (demosaicing), and JPEG stands in for the video codec's intra blocks."""
     out = image
     if rng.random() < 0.8:
-        sigma = float(rng.uniform(*noise))
+        sigma = float(rng.uniform(*grain))
         noise = rng.normal(0, sigma, image.shape).astype(np.float32)
         noise = cv2.GaussianBlur(noise, (0, 0), 0.5) * 1.6  # keep the std near sigma after smoothing
         out = np.clip(out.astype(np.float32) + noise, 0, 255).round().astype(np.uint8)
