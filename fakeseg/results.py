@@ -32,7 +32,7 @@ class FaceResult:
     crop_box: tuple[int, int, int, int]  # the x2 square crop the model saw (may extend past the frame)
     score: float  # mean of the predicted mask (Eq. 6 before the threshold)
     fake: bool  # score >= tau2
-    fake_area: float  # fraction of the crop above the checkpoint's pixel threshold (0.5 unless calibrated), as eval counts
+    fake_area: float  # share of the crop above the checkpoint's pixel threshold (as eval counts; 0.5 unless calibrated)
     mask: np.ndarray  # (S, S) float32 probabilities over the crop, S = the model's input size
     detected: bool = True  # the box came from the face detector on this frame (False: tracked)
 
