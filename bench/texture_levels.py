@@ -98,6 +98,8 @@ def main() -> None:
                                    ("rescale", args.after_rescale), ("rescale_p", args.after_rescale_p),
                                    ("capture_noise", args.noise), ("capture_jpeg", args.jpeg))
                  if v is not None}
+    if not args.degrade and set(overrides) - {"capture_noise", "capture_jpeg"}:
+        raise SystemExit("error: --after-* override the degradation: give --degrade too")
     name = args.degrade or "upload"  # without --degrade, only its capture ranges count
     generator.DEGRADATIONS[name] = replace(generator.DEGRADATIONS[name], **{
         k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
