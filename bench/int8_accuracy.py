@@ -36,7 +36,7 @@ def run(weights: str, data: str, limit: int) -> dict:
         for p, predictor in predictors.items():
             s, m = predictor.predict_crops(crops)
             scores[p].append(s)
-            maps[p].append(m >= cfg.pixel_threshold)
+            maps[p].append(m > cfg.pixel_threshold)  # "above", as eval's tally and detect count
         if len(labels) >= limit:
             break
     y = np.asarray(labels)

@@ -54,7 +54,7 @@ def real_video_levels(folder: Path) -> list[float]:
 
 
 def synth_levels(
-    bank: FaceBank, n: int, captured: bool, degrade: bool, degradation: str
+    bank: FaceBank, n: int, captured: bool, degrade: bool, degradation: generator.Degradation
 ) -> tuple[list[float], list[float]]:
     synth = Synthesizer(bank, seed=3, families=("rerender", "swap"), captured=captured, degrade=degrade,
                         degradation=degradation)
@@ -101,13 +101,12 @@ def main() -> None:
     if not args.degrade and set(overrides) - {"capture_noise", "capture_jpeg"}:
         raise SystemExit("error: --after-* override the degradation: give --degrade too")
     name = args.degrade or "upload"  # without --degrade, only its capture ranges count
-    generator.DEGRADATIONS[name] = replace(generator.DEGRADATIONS[name], **{
-        k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
-    d = generator.DEGRADATIONS[name]
+    d = replace(generator.DEGRADATIONS[name], **{k: tuple(v) if isinstance(v, list) else v
+                                                 for k, v in overrides.items()})
     if not args.skip_real:
         describe(f"genuine video frames ({args.videos.name})", real_video_levels(args.videos))
     for captured in (True,) if args.captured_only else (False, True):
-        genuine, fake_inside = synth_levels(bank, args.n, captured, bool(args.degrade), name)
+        genuine, fake_inside = synth_levels(bank, args.n, captured, bool(args.degrade), d)
         label = f"captured {d.capture_noise} q{d.capture_jpeg}" if captured else "not captured"
         label += f", degraded ({args.degrade}{' ' + str(overrides) if overrides else ''})" if args.degrade else ""
         describe(f"synth genuine, {label}", genuine)

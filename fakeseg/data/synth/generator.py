@@ -167,7 +167,7 @@ class Synthesizer:
         max_tries: int = 4,
         donors: FaceBank | None = None,
         degrade: bool = True,
-        degradation: str = "upload",
+        degradation: str | Degradation = "upload",
         exaggerate: float = 1.0,
         captured: bool = False,
         finishes: tuple[str, ...] | list[str] = FINISHES,
@@ -186,9 +186,11 @@ class Synthesizer:
         if exaggerate < 1.0:
             raise ValueError(f"exaggerate must be >= 1 (1: as synthesised), got {exaggerate}")
         self.degrade = degrade  # False: no resampling, noise or JPEG after the manipulation (ablations)
-        if degradation not in DEGRADATIONS:
-            raise ValueError(f"unknown degradation {degradation!r}; choose from {', '.join(DEGRADATIONS)}")
-        self.degradation = degradation  # which ranges (DEGRADATIONS) the degradation draws from
+        if isinstance(degradation, str):
+            if degradation not in DEGRADATIONS:
+                raise ValueError(f"unknown degradation {degradation!r}; choose from {', '.join(DEGRADATIONS)}")
+            degradation = DEGRADATIONS[degradation]
+        self.degradation = degradation  # the ranges the degradation (and `captured`) draw from
         self.exaggerate = float(exaggerate)
         self.captured = captured  # True: targets get a source frame's noise and codec texture (as_captured)
         self.finishes = check_finishes(finishes)  # the looks a re-rendered region may get (families.retouch)
@@ -259,7 +261,7 @@ class Synthesizer:
         e = self.bank.entries[ti]
         meta = {"target": e.identity, "source": e.source, "kind": e.kind}
         if self.captured:  # the frame the tool is given, drawn before anything the tool does
-            d = DEGRADATIONS[self.degradation]
+            d = self.degradation
             t = replace(t, image=as_captured(t.image, rng, meta, d.capture_noise, d.capture_jpeg))
         side = max(fbox[2] - fbox[0], fbox[3] - fbox[1])
         cx, cy = (
@@ -293,7 +295,7 @@ class Synthesizer:
         return area >= 0.004 * crop_area and inside >= 0.97 * area and area >= 0.45 * intended
 
     def _degrade(self, image: np.ndarray, rng: np.random.Generator, meta: dict) -> np.ndarray:
-        d = DEGRADATIONS[self.degradation]
+        d = self.degradation
         h, w = image.shape[:2]
         if rng.random() < d.rescale_p:  # a lower-resolution camera or a resized upload
             f = rng.uniform(*d.rescale)
