@@ -128,6 +128,23 @@ def test_every_shipped_tag_loads_and_matches_its_card(tag):
     assert (folder / TENSORS_NAME).stat().st_size < 8 * 2**20, "shipped weights stay small"
 
 
+@pytest.mark.shared_data
+@pytest.mark.slow
+@pytest.mark.parametrize("tag", sorted(list_shipped_weights()))
+def test_eval_reproduces_the_cards_real_forgery_figures(tag, shared_data):
+    """Each card's (b) rows come from docs/results/<tag>/real/metrics.json; `fakeseg eval` must give them again."""
+    from fakeseg.evaluate import evaluate
+
+    card = json.loads((REPO / "docs" / "results" / tag / "real" / "metrics.json").read_text())
+    result = evaluate(tag, shared_data / "forgeries" / "eval.csv", device="cpu", batch_size=8, references=False)
+    assert result.counts["evaluated"] == card["counts"]["evaluated"] == 69
+    for key in ("auc", "accuracy", "genuine_flagged"):
+        assert result.overall["model"][key] == pytest.approx(card["overall"]["model"][key], abs=1e-6), key
+    for key in ("miou", "fg_iou"):
+        assert result.columns["model"]["fakes"][key] == pytest.approx(card["columns"]["model"]["fakes"][key],
+                                                                       abs=1e-6), key
+
+
 # ---------------------------------------------------------------------------------------------- hub
 
 
