@@ -1,6 +1,6 @@
 """Copy a trained checkpoint into weights/<tag>/ with the provenance its model card and config need.
 
-    .venv/bin/python scripts/ship_weights.py RUN/last fn3.synth --run-dir RUN [--default]
+    .venv/bin/python scripts/ship_weights.py RUN/last fn3.synth --run-dir RUN [--default | --preferred]
 
 The tensors are copied byte for byte (the sha256 in config.json stays valid); config.json gains the
 training data description, a research-only license, the run's training recipe and, with --default, the
@@ -27,7 +27,9 @@ def main() -> None:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("tag")
     p.add_argument("--run-dir", type=Path, required=True)
-    p.add_argument("--default", action="store_true")
+    p.add_argument("--default", action="store_true", help="fakeseg detect's default when no --weights is given")
+    p.add_argument("--preferred", action="store_true",
+                   help="the best shipped weights of their arch: what `fakeseg detect --arch ARCH` picks")
     p.add_argument("--trained-on", default="1x NVIDIA H100 shared by 4 runs, scripts/train_shipped.sh",
                    help="the machine and script, for the card")
     p.add_argument("--data", default="forgeries synthesised by `fakeseg synth --bank` (seed 0, 70,000 crops, "
@@ -42,7 +44,8 @@ def main() -> None:
     run_cfg = json.loads((args.run_dir / "train_config.json").read_text())
     cfg["training_data"] = args.data
     cfg["license"] = LICENSE
-    cfg["extra"] = {**cfg.get("extra", {}), "default": args.default, "tag": args.tag,
+    cfg["extra"] = {**cfg.get("extra", {}), "default": args.default,
+                    "preferred": args.preferred or args.default, "tag": args.tag,
                     "recipe": {k: run_cfg.get(k) for k in ("lr", "batch_size", "augment", "amp", "pos_weight", "seed")},
                     "trained_on": args.trained_on}
     cfg["extra"].pop("run", None)

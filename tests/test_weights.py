@@ -17,6 +17,7 @@ from fakeseg.models._weights import (
     TENSORS_NAME,
     WeightsConfig,
     WeightsError,
+    default_weights,
     list_shipped_weights,
 )
 
@@ -126,6 +127,19 @@ def test_every_shipped_tag_loads_and_matches_its_card(tag):
     assert (folder / "README.md").is_file(), "every shipped checkpoint has a model card"
     assert "research" in cfg.license.lower()
     assert (folder / TENSORS_NAME).stat().st_size < 8 * 2**20, "shipped weights stay small"
+
+
+def test_one_default_and_at_most_one_preferred_tag_per_arch():
+    """`fakeseg detect` with no --weights runs the default; `--arch ARCH` runs that arch's preferred tag."""
+    configs = {tag: json.loads((folder / CONFIG_NAME).read_text()) for tag, folder in list_shipped_weights().items()}
+    defaults = [tag for tag, c in configs.items() if c["extra"].get("default")]
+    assert len(defaults) == 1 and default_weights() == defaults[0]
+    for arch in {c["arch"] for c in configs.values()}:
+        preferred = [tag for tag, c in configs.items() if c["arch"] == arch and c["extra"].get("preferred")]
+        assert len(preferred) <= 1, preferred
+        if preferred:
+            assert default_weights(arch) == preferred[0]
+        assert configs[default_weights(arch)]["task"] == "seg"
 
 
 @pytest.mark.shared_data

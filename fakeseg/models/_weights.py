@@ -168,19 +168,21 @@ def list_shipped_weights() -> dict[str, Path]:
 
 def default_weights(arch: str | None = None) -> str:
     """The shipped weights detect uses when --weights is not given: among tags of `arch` (any arch when
-    None), the one whose config says `extra.default: true`, else the first seg tag in name order."""
+    None), the one whose config says `extra.default: true`, else the one marked `extra.preferred` (the best
+    of its arch), else the first seg tag in name order."""
     wanted = canonical_name(arch) if arch else None
     candidates = []
     for tag, folder in list_shipped_weights().items():
         config = read_config(folder)
         if wanted is None or canonical_name(config.arch) == wanted:
-            candidates.append((not config.extra.get("default", False), config.task != "seg", tag))
+            candidates.append((not config.extra.get("default", False), not config.extra.get("preferred", False),
+                               config.task != "seg", tag))
     if not candidates:
         which = f"for {wanted} " if wanted else ""
         raise WeightsError(
             f"no shipped weights {which}in this install; pass --weights FOLDER|TAG|hf://org/repo"
         )
-    return min(candidates)[2]
+    return min(candidates)[-1]
 
 
 def _looks_like_path(spec: str) -> bool:
