@@ -25,6 +25,7 @@ EVALUATIONS = [
     ("real", "(b) real forgeries, `../shared/data/forgeries/eval.csv`"),
     ("loso_ghost_video_swap", "(c) GHOST swap video frames, `bench/loso.py`"),
     ("loso_wav2lip_lipsync", "(c) Wav2Lip video frames, `bench/loso.py`"),
+    ("genuine_val", "(d) genuine video faces of held-out identities, `bench/genuine_video_pool.py --split val`"),
 ]
 
 
@@ -44,8 +45,9 @@ def _rows(label: str, metrics: Path) -> list[str]:
         if predictor not in d["columns"]:
             continue
         overall, cols = d["overall"][predictor], d["columns"][predictor]
+        fakes = cols.get("fakes", {})  # none in a genuine-only evaluation
         cells = [overall["auc"], overall["accuracy"] if predictor == "model" else None,
-                 cols["fakes"].get("miou"), cols["fakes"].get("fg_iou"), cols.get("pristine", {}).get("miou"),
+                 fakes.get("miou"), fakes.get("fg_iou"), cols.get("pristine", {}).get("miou"),
                  overall["genuine_flagged"]]
         rows.append(f"| {name} | " + " | ".join("-" if c is None else f"{c:.3f}" for c in cells) + " |")
     return rows
