@@ -13,8 +13,9 @@ import torch
 from typer.testing import CliRunner
 
 from fakeseg.cli import app
-from fakeseg.data.records import Record, write_manifest
+from fakeseg.data.records import Record, read_manifest, write_manifest
 from fakeseg.evaluate import calibrate, default_out_dir, evaluate
+from fakeseg.evaluation.inputs import EvalError
 from fakeseg.models import WeightsConfig, create_model, load_model, save_checkpoint
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -153,6 +154,29 @@ def test_calibrate_and_save_thresholds_keep_the_checkpoint_loadable(crops, tmp_p
     quantize(load_model(ckpt)[0], config.int8["ranges"])
 
 
+def test_calibrate_at_a_false_alarm_rate_bounds_the_genuine_called_fake(crops, tmp_path):
+    """--target-fpr: tau2 set so that at most that share of the genuine faces is called fake, also from
+    genuine footage alone (where the balanced rule has nothing to balance)."""
+    ckpt = _checkpoint(tmp_path / "fpr")
+    none_flagged = calibrate(str(ckpt), crops, face_crop=False, device="cpu", target_fpr=0.0)
+    one_flagged = calibrate(str(ckpt), crops, face_crop=False, device="cpu", target_fpr=0.34)  # floor(0.34*3)=1
+    assert none_flagged.false_alarm_rate == 0.0 and one_flagged.false_alarm_rate == pytest.approx(1 / 3)
+    assert one_flagged.tau2 < none_flagged.tau2 and none_flagged.rule == "false-alarm rate 0"
+    assert none_flagged.balanced_accuracy is not None  # fakes present: still reported, and tau1 still picked
+    at = evaluate(str(ckpt), crops, face_crop=False, references=False, device="cpu", tau2=none_flagged.tau2)
+    assert at.columns["model"]["pristine"]["accuracy"] == 1.0
+
+    genuine_only = write_manifest([r for r in read_manifest(crops) if r.label == 0], tmp_path / "genuine.csv")
+    with pytest.raises(EvalError, match="fake and genuine"):
+        calibrate(str(ckpt), genuine_only, face_crop=False, device="cpu")
+    res = runner.invoke(app, ["eval", "--weights", str(ckpt), "--calibrate", str(genuine_only), "--no-face-crop",
+                              "--target-fpr", "0", "--save-thresholds"])
+    assert res.exit_code == 0, res.output
+    _, config = load_model(ckpt)
+    assert config.tau2 == pytest.approx(none_flagged.tau2) and config.tau1 == 0.5  # tau1 kept: no fakes to pick on
+    assert config.extra["calibration"]["n_fake"] == 0 and config.extra["calibration"]["miou"] is None
+
+
 def test_prepared_cache_folder_is_read_as_crops(crops, tmp_path):
     cache = crops.parent
     (cache / "test.csv").write_text(crops.read_text())  # a cache: <split>.csv of face crops
@@ -213,6 +237,8 @@ def test_cli_errors(crops, tmp_path):
     _fails(["--weights", str(tmp_path / "missing_ckpt"), *data], "no such file")
     _fails(["--weights", str(ckpt), *data, "--by", "colour"], "--by")
     _fails(["--weights", str(ckpt), *data, "--save-thresholds"], "--calibrate")
+    _fails(["--weights", str(ckpt), *data, "--target-fpr", "0.05"], "--calibrate")
+    _fails(["--weights", str(ckpt), "--calibrate", str(crops), "--no-face-crop", "--target-fpr", "1.5"], "[0, 1)")
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     _fails(["--weights", str(ckpt), *data, "--out", str(blocker / "sub")], "cannot write")

@@ -91,6 +91,14 @@ def eval_cmd(
             "--calibrate", help="Validation manifest: pick tau2 and the pixel threshold tau1 on it before evaluating."
         ),
     ] = None,
+    target_fpr: Annotated[
+        float | None,
+        typer.Option(
+            "--target-fpr",
+            help="With --calibrate: pick tau2 so that at most this share of its genuine faces is called fake "
+            "(e.g. 0.05), instead of the best balanced accuracy; genuine-only footage is enough.",
+        ),
+    ] = None,
     store: Annotated[
         bool,
         typer.Option(
@@ -112,6 +120,10 @@ def eval_cmd(
         fail(f"--by {by!r}: only 'source' is supported")
     if store and not calibrate_on:
         fail("--save-thresholds needs --calibrate VAL.csv")
+    if target_fpr is not None and not calibrate_on:
+        fail("--target-fpr needs --calibrate VAL.csv")
+    if target_fpr is not None and not 0.0 <= target_fpr < 1.0:
+        fail(f"--target-fpr {target_fpr}: must be in [0, 1)")
     try:
         arch = canonical_name(arch) if arch else None
     except KeyError as e:
@@ -137,14 +149,16 @@ def eval_cmd(
                     batch_size=batch_size,
                     on_skip=lambda image, reason: warn(reason),
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    target_fpr=target_fpr,
                 )
             cal = calibration
+            balanced = "" if cal.balanced_accuracy is None else f", balanced accuracy {cal.balanced_accuracy:.3f}"
+            pixel = ("kept from the checkpoint (no fakes)" if cal.miou is None else "mIoU "
+                     + ("on fakes" if loaded.config.task == "cls" else "over every pixel") + f" {cal.miou:.3f}")
             console.print(
-                f"calibrated on {cal.data} ({cal.n_fake} fake, {cal.n_genuine} genuine): "
-                f"tau2={cal.tau2:.3f} (balanced accuracy {cal.balanced_accuracy:.3f})"
-                + f", tau1={cal.tau1:.2f} (mIoU "
-                + ("on fakes" if loaded.config.task == "cls" else "over every pixel")
-                + f" {cal.miou:.3f})"
+                f"calibrated on {cal.data} ({cal.n_fake} fake, {cal.n_genuine} genuine): tau2={cal.tau2:.3f} "
+                f"(by {cal.rule}; genuine called fake {cal.false_alarm_rate:.3f}{balanced}), "
+                f"tau1={cal.tau1:.2f} ({pixel})"
             )
             if store:
                 if not loaded.weights:

@@ -28,13 +28,17 @@ TAU1_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # pixel thresholds 
 class Calibration:
     tau2: float
     tau1: float
-    balanced_accuracy: float  # on the validation data at tau2
-    # cls: mIoU on the validation fakes at (tau1, tau2); seg: mIoU over every validation pixel at tau1
-    miou: float
+    balanced_accuracy: float | None  # on the validation data at tau2 (None without fakes)
+    # cls: mIoU on the validation fakes at (tau1, tau2); seg: mIoU over every validation pixel at tau1;
+    # None when tau1 was kept from the checkpoint (no fakes to pick it on)
+    miou: float | None
     n_fake: int
     n_genuine: int
     data: str
     int8_ranges: dict | None = None  # None where the model cannot be quantised (see int8.quantize)
+    # how tau2 was picked: "balanced accuracy", or "false-alarm rate 0.05" (see calibrate's target_fpr)
+    rule: str = "balanced accuracy"
+    false_alarm_rate: float | None = None  # share of the validation genuine images called fake at tau2
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "int8_ranges"}
@@ -61,13 +65,22 @@ def calibrate(
     batch_size: int = 16,
     on_skip: SkipFn | None = None,
     progress: ProgressFn | None = None,
+    target_fpr: float | None = None,
 ) -> Calibration:
     """Pick tau2 (max balanced accuracy) and tau1 on validation data.
 
     cls: tau1 with the best mIoU on the fakes at that tau2, masks of images judged real being empty as in
     evaluation. seg: tau1 with the best mIoU over the pixels of every image, fake and genuine: a seg mask
     is not gated by tau2, so its threshold must keep genuine faces clean as well as find the fakes.
+
+    target_fpr: pick tau2 instead as the lowest threshold that calls at most this share of the validation
+    genuine images fake (a fixed false-alarm rate, as forensic tools are often run). It needs genuine
+    images only: given genuine footage like the user's, it sets tau2 where the balanced rule cannot (the
+    score's level moves between sources, so a tau2 balanced on synthetic fakes can flag most genuine video;
+    docs/weights.md). Without fakes tau1 stays the checkpoint's.
     """
+    if target_fpr is not None and not 0.0 <= target_fpr < 1.0:
+        raise EvalError(f"target false-alarm rate must be in [0, 1), got {target_fpr}")
     dev = pick_device(device)
     loaded = load_for_eval(weights_or_model, dev)
     cfg, is_cls = loaded.config, loaded.config.task == "cls"
@@ -113,13 +126,23 @@ def calibrate(
                 per_tau1.append(np.array([_counts(prob[i] > t, truth) for t in TAU1_GRID], np.int64))
         if progress:
             progress(len(scores) + n_skipped, plan.total)
-    y = np.asarray(labels)
-    if not (y == 1).any() or not (y == 0).any():
+    y, s = np.asarray(labels), np.asarray(scores, np.float64)
+    has_fakes = bool((y == 1).any())
+    if not (y == 0).any() or (target_fpr is None and not has_fakes):
         raise EvalError(
-            f"calibration needs fake and genuine images; {plan.description['path']} has "
-            f"{int((y == 1).sum())} fake, {int((y == 0).sum())} genuine usable"
+            f"calibration needs {'genuine' if target_fpr is not None else 'fake and genuine'} images; "
+            f"{plan.description['path']} has {int((y == 1).sum())} fake, {int((y == 0).sum())} genuine usable"
         )
-    tau2, bal = best_threshold(scores, labels)
+    if target_fpr is None:
+        tau2, bal = best_threshold(scores, labels)
+        rule = "balanced accuracy"
+    else:
+        tau2, rule = _tau2_at_false_alarm_rate(s[y == 0], target_fpr), f"false-alarm rate {target_fpr:g}"
+        bal = (float((s[y == 1] >= tau2).mean() + (s[y == 0] < tau2).mean()) / 2) if has_fakes else None
+    false_alarms = float((s[y == 0] >= tau2).mean())
+    if not has_fakes:  # nothing to pick tau1 on: keep the checkpoint's
+        return Calibration(tau2, cfg.tau1, None, None, 0, int((y == 0).sum()), plan.description["path"],
+                           ranges.ranges() if ranges is not None else None, rule, false_alarms)
     counts = np.stack(per_tau1)  # (images, len(TAU1_GRID), 4)
     if is_cls:
         fake_scores = np.asarray(scores)[y == 1]
@@ -142,8 +165,15 @@ def calibrate(
     tau1, miou = TAU1_GRID[best], mious[best]
     return Calibration(
         tau2, tau1, bal, miou, int((y == 1).sum()), int((y == 0).sum()), plan.description["path"],
-        ranges.ranges() if ranges is not None else None,
+        ranges.ranges() if ranges is not None else None, rule, false_alarms,
     )
+
+
+def _tau2_at_false_alarm_rate(genuine_scores: np.ndarray, rate: float) -> float:
+    """The lowest tau2 at which at most floor(rate * n) of n genuine scores reach it (fake = score >= tau2)."""
+    ordered = np.sort(genuine_scores)
+    allowed = int(np.floor(rate * len(ordered)))
+    return float(np.nextafter(ordered[len(ordered) - allowed - 1], np.inf))
 
 
 def _counts(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, int]:
