@@ -63,6 +63,7 @@ def _gpu_training(tag: str, cfg: dict, last: dict) -> str:
   {cfg['extra'].get('step', 0) * 64:,} crops seen), {float(last['elapsed_s']) / 60:.1f} min wall time on one NVIDIA H100
   shared with the three other shipped runs (`scripts/train_shipped.sh`, log in `docs/results/train_shipped.log`;
   ~{float(last['images_per_s']):.0f} crops/s for this run).
+- **Thresholds:** picked on the 2,000 validation crops above (held-out identities, synthetic).
 - **Checkpoint:** the run's last one; chosen over `best/` (by validation mIoU) because its validation image AUC
   is higher. Per-epoch curves: `docs/results/{tag}/train_metrics.csv`, `train_curve.png`.
 
@@ -109,7 +110,8 @@ def main(tag: str) -> None:
 
 {cfg['arch'].upper()} ({kind}), from scratch, input {cfg['input_size']} px face crops (face box x{cfg['crop_scale']:g},
 square, reflect padding), thresholds tau1 = {cfg['tau1']:.3f} (the pixel threshold) and
-tau2 = {cfg['tau2']:.4f} (Eq. 6), chosen on synthetic forgeries, never on the evaluation rows.{default}{int8}
+tau2 = {cfg["tau2"]:.4f} (Eq. 6), picked by `fakeseg eval --calibrate` (on what: see Training), never on the
+evaluation rows.{default}{int8}
 
 ## Training
 
