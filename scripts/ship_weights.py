@@ -51,6 +51,18 @@ def main() -> None:
     cfg["extra"].pop("run", None)
     (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
     load_model(out)
+    # one default and one preferred tag per arch (tests/test_weights.py): the new one takes the flags over
+    for other in sorted(WEIGHTS.glob(f"*/{CONFIG_NAME}")):
+        if other.parent == out:
+            continue
+        previous = json.loads(other.read_text())
+        extra = previous.get("extra", {})
+        dropped = [k for k in ("default", "preferred") if extra.get(k) and cfg["extra"][k]
+                   and (k == "default" or previous.get("arch") == cfg["arch"])]
+        if dropped:
+            extra.update({k: False for k in dropped})
+            other.write_text(json.dumps(previous, indent=2) + "\n")
+            print(f"{other.parent.name}: no longer {' / '.join(dropped)}")
     print(f"shipped {args.checkpoint} as {out}")
 
 
