@@ -16,8 +16,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from hog_channels import sample_frames  # bench/ is on sys.path when a script here runs
-from texture_levels import INNER_FACE, VIDEOS, texture_sigma
+from texture_levels import INNER_FACE, VIDEOS, real_video_crops, texture_sigma  # bench/ is on sys.path
 
 from fakeseg.data.faces import crop_face, detect_faces
 from fakeseg.data.io import read_image
@@ -28,11 +27,7 @@ LOSO = Path("runs/loso")
 
 def genuine_crops(per_source: int) -> list[tuple[str, np.ndarray]]:
     """(source, 256 px crop): two frames of each genuine video, and `per_source` genuine loso frames each."""
-    crops = []
-    for rgb in sample_frames(VIDEOS, fractions=(0.25, 0.75)):
-        faces = detect_faces(rgb)
-        if faces:
-            crops.append(("real_videos", crop_face(rgb, faces[0].box).image))
+    crops = [("real_videos", crop) for crop in real_video_crops(VIDEOS)]
     for source in ("ghost_video_swap", "wav2lip_lipsync"):
         manifest = LOSO / source / "manifest.csv"
         if not manifest.is_file():

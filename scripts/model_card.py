@@ -18,6 +18,8 @@ import json
 import sys
 from pathlib import Path
 
+from fakeseg.models._weights import default_weights
+
 ROOT = Path(__file__).resolve().parents[1]
 # (folder under docs/results/<tag>, what its rows are): the card's summary, in this order
 EVALUATIONS = [
@@ -81,13 +83,6 @@ fakeseg eval --weights {tag} --data ../shared/data/forgeries/eval.csv --by sourc
 """
 
 
-def _default_tag() -> str:
-    for config in sorted((ROOT / "weights").glob("*/config.json")):
-        if json.loads(config.read_text()).get("extra", {}).get("default"):
-            return config.parent.name
-    return "none"
-
-
 def main(tag: str) -> None:
     folder = ROOT / "weights" / tag
     cfg = json.loads((folder / "config.json").read_text())
@@ -98,7 +93,7 @@ def main(tag: str) -> None:
     kind = ("segmentation, per-pixel BCE, Eq. 5" if cfg["task"] == "seg"
             else "classification, per-image BCE, Eq. 1; pixel maps by CAM, Eq. 2-4")
     default = (" **It is `fakeseg detect`'s default.**" if cfg["extra"].get("default")
-               else f" Not `fakeseg detect`'s default (that is `{_default_tag()}`).")
+               else f" Not `fakeseg detect`'s default (that is `{default_weights()}`).")
     int8 = (f" int8 activation ranges for `fakeseg detect --precision int8` were measured on"
             f" {cfg['int8']['data']}; see docs/benchmarks.md for what int8 costs." if cfg.get("int8") else "")
     evaluated = [(name, label) for name, label in EVALUATIONS if (results / name / "metrics.json").is_file()]

@@ -122,8 +122,6 @@ def eval_cmd(
         fail("--save-thresholds needs --calibrate VAL.csv")
     if target_fpr is not None and not calibrate_on:
         fail("--target-fpr needs --calibrate VAL.csv")
-    if target_fpr is not None and not 0.0 <= target_fpr < 1.0:
-        fail(f"--target-fpr {target_fpr}: must be in [0, 1)")
     try:
         arch = canonical_name(arch) if arch else None
     except KeyError as e:

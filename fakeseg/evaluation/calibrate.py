@@ -145,8 +145,7 @@ def calibrate(
                            ranges.ranges() if ranges is not None else None, rule, false_alarms)
     counts = np.stack(per_tau1)  # (images, len(TAU1_GRID), 4)
     if is_cls:
-        fake_scores = np.asarray(scores)[y == 1]
-        judged_real = fake_scores < tau2
+        judged_real = s[y == 1] < tau2
         # an image judged real gets an empty mask: its manipulated pixels all become false negatives
         empty = np.stack(
             [
