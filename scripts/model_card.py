@@ -85,8 +85,13 @@ fakeseg eval --weights {tag} --data ../shared/data/forgeries/eval.csv --by sourc
 
 def main(tag: str) -> None:
     folder = ROOT / "weights" / tag
-    cfg = json.loads((folder / "config.json").read_text())
     results = ROOT / "docs" / "results" / tag
+    needed = [folder / "config.json", results / "train_metrics.csv",
+              *(results / name / "metrics.json" for name in ("synth_val", "real"))]
+    missing = [str(p.relative_to(ROOT)) for p in needed if not p.is_file()]
+    if missing:
+        raise SystemExit(f"error: {tag}: missing {', '.join(missing)} (ship the weights and run the evals first)")
+    cfg = json.loads((folder / "config.json").read_text())
     history = list(csv.DictReader(open(results / "train_metrics.csv")))
     handwritten = results / "training.md"
     training = handwritten.read_text().strip() + "\n" if handwritten.is_file() else _gpu_training(tag, cfg, history[-1])

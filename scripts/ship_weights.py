@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
+from fakeseg._fs import atomic_write
 from fakeseg.models import load_model
-from fakeseg.models._weights import CONFIG_NAME, TENSORS_NAME
+from fakeseg.models._weights import CONFIG_NAME, TENSORS_NAME, WeightsError
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 LICENSE = ("research-only, non-commercial: trained on forgeries synthesised from research-only face photos and "
@@ -36,12 +36,19 @@ def main() -> None:
                    "train identities of a 1,250-face / 845-identity bank built from ../shared/data/real_faces and "
                    "real_videos; never ../shared/data/forgeries)")
     args = p.parse_args()
-    load_model(args.checkpoint)  # refuse to ship anything that does not load and verify
+    try:
+        load_model(args.checkpoint)  # refuse to ship anything that does not load and verify
+    except WeightsError as e:
+        raise SystemExit(f"error: {e}") from None
+    run_config = args.run_dir / "train_config.json"
+    if not run_config.is_file():
+        raise SystemExit(f"error: {run_config}: no such file (--run-dir is the training run's folder)")
+    run_cfg = json.loads(run_config.read_text())
+    cfg = json.loads((args.checkpoint / CONFIG_NAME).read_text())
     out = WEIGHTS / args.tag
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.checkpoint / TENSORS_NAME, out / TENSORS_NAME)
-    cfg = json.loads((args.checkpoint / CONFIG_NAME).read_text())
-    run_cfg = json.loads((args.run_dir / "train_config.json").read_text())
+    # tensors first, config last and atomically: a folder without config.json is not a checkpoint
+    atomic_write(out / TENSORS_NAME, (args.checkpoint / TENSORS_NAME).read_bytes())
     cfg["training_data"] = args.data
     cfg["license"] = LICENSE
     cfg["extra"] = {**cfg.get("extra", {}), "default": args.default,
@@ -49,7 +56,7 @@ def main() -> None:
                     "recipe": {k: run_cfg.get(k) for k in ("lr", "batch_size", "augment", "amp", "pos_weight", "seed")},
                     "trained_on": args.trained_on}
     cfg["extra"].pop("run", None)
-    (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
+    atomic_write(out / CONFIG_NAME, json.dumps(cfg, indent=2) + "\n")
     load_model(out)
     # one default and one preferred tag per arch (tests/test_weights.py): the new one takes the flags over
     for other in sorted(WEIGHTS.glob(f"*/{CONFIG_NAME}")):
@@ -61,7 +68,7 @@ def main() -> None:
                    and (k == "default" or previous.get("arch") == cfg["arch"])]
         if dropped:
             extra.update({k: False for k in dropped})
-            other.write_text(json.dumps(previous, indent=2) + "\n")
+            atomic_write(other, json.dumps(previous, indent=2) + "\n")
             print(f"{other.parent.name}: no longer {' / '.join(dropped)}")
     print(f"shipped {args.checkpoint} as {out}")
 
