@@ -86,12 +86,33 @@ def _autocast(device: torch.device, enabled: bool) -> Callable[[], contextlib.Ab
 
 
 def _loss(
-    out: torch.Tensor, mask: torch.Tensor, label: torch.Tensor, task: str, pos_weight: torch.Tensor | None
+    out: torch.Tensor,
+    mask: torch.Tensor,
+    label: torch.Tensor,
+    task: str,
+    pos_weight: torch.Tensor | None,
+    loss: str = "bce",
 ) -> torch.Tensor:
     if task == "seg":  # Eq. 5: BCE per pixel against the difference mask
-        return F.binary_cross_entropy_with_logits(out[:, 0].float(), mask.float(), pos_weight=pos_weight)
+        logits, target = out[:, 0].float(), mask.float()
+        bce = F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
+        return bce + soft_dice_loss(logits, target) if loss == "bce+dice" else bce
     # Eq. 1: BCE per image on the mean of the activation map (GAP after the per-location classifier)
     return F.binary_cross_entropy_with_logits(FakeSegNet.image_logit(out), label, pos_weight=pos_weight)
+
+
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+    """1 - soft Dice of the fake class over the whole batch as one set of pixels.
+
+    Beyond the paper (its loss is BCE alone): BCE on masks that cover a few % of a batch's pixels learns
+    probabilities too low to reach tau1 over the whole region, so thresholded masks come out too small
+    (docs/training.md, "Loss"). Dice scores the region's overlap instead of each pixel. Over the batch,
+    not per image, so a genuine image (empty mask) still pays for every pixel it flags and contributes
+    no 0/0.
+    """
+    prob = torch.sigmoid(logits)
+    overlap = (prob * target).sum()
+    return 1.0 - (2.0 * overlap + smooth) / (prob.sum() + target.sum() + smooth)
 
 
 def _default_workers() -> int:
@@ -304,7 +325,7 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
         mask, label = mask.to(device, non_blocking=True), label.to(device, non_blocking=True)
         with amp():
             out = net(x)
-        loss = _loss(out, mask, label, config.task, pos_weight)
+        loss = _loss(out, mask, label, config.task, pos_weight, config.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

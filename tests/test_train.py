@@ -17,7 +17,7 @@ from fakeseg.cli import app
 from fakeseg.data.augment import Augment, eval_view, train_view
 from fakeseg.data.datasets import EpochPlan, StepBatchSampler, face_boxes, read_training_data
 from fakeseg.models import load_model
-from fakeseg.train import TrainConfig, TrainEvent, fit, resume_config
+from fakeseg.train import TrainConfig, TrainEvent, fit, resume_config, soft_dice_loss
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SIZE = 64
@@ -72,6 +72,31 @@ def test_overfits_a_few_fixed_samples(crops, tmp_path):
     first, last = history[0]["train_loss"], history[-1]["train_loss"]
     assert last < 0.5 * first, (first, last)
     assert history[-1]["val_fg_iou"] > 0.5  # the bright squares are found, on pixels it trained on
+
+
+def test_dice_term_rewards_overlap_and_charges_genuine_pixels():
+    """Over the batch as one set: an exact mask scores ~0, a mask that misses half the region pays about a
+    third, and flagging pixels of a genuine image (empty target) costs even when another image is fake."""
+    target = torch.zeros(2, 8, 8)
+    target[0, :4] = 1  # image 0 fake (half its pixels), image 1 genuine
+    sure = lambda m: (m * 2 - 1) * 20.0  # noqa: E731  logits of a confident prediction of mask m
+    assert float(soft_dice_loss(sure(target), target)) < 0.01
+    half = target.clone()
+    half[0, :2] = 0
+    assert 0.3 < float(soft_dice_loss(sure(half), target)) < 0.4
+    flags_genuine = target.clone()
+    flags_genuine[1, :4] = 1
+    assert float(soft_dice_loss(sure(flags_genuine), target)) > 0.3
+
+
+def test_bce_plus_dice_learns_and_is_kept_in_the_run_config(tmp_path):
+    data = make_crops(tmp_path / "d", n=8)
+    run = fit(config(data, tmp_path / "run", steps=40, batch_size=8, epoch_size=80, augment=False, lr=3e-3,
+                     loss="bce+dice"))
+    history = json.loads((run / "metrics.json").read_text())
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    assert history[-1]["val_fg_iou"] > 0.5
+    assert resume_config(run).loss == "bce+dice"  # a resumed run goes on with the same loss
 
 
 def test_run_folder_and_checkpoints(crops, tmp_path):
@@ -263,6 +288,8 @@ def test_cli_trains_and_writes_a_run(crops, tmp_path):
         (["--resume", "/nonexistent/run"], "not a training run folder"),
         (["--arch", "vgg5", "--init", "fn3.synth"], "is fn3 seg, not vgg5 seg"),
         (["--arch", "fn3", "--init", "/nonexistent/weights"], "--init"),
+        (["--arch", "fn3", "--loss", "dice"], "unknown loss"),
+        (["--arch", "fn3", "--task", "cls", "--loss", "bce+dice"], "is for seg"),
     ],
 )
 def test_cli_bad_input_is_one_error_line(args, message, crops, tmp_path):

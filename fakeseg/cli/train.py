@@ -83,6 +83,13 @@ def train(
         float | None,
         typer.Option("--pos-weight", help="BCE weight of the fake class (pixels for seg, images for cls)."),
     ] = None,
+    loss: Annotated[
+        str,
+        typer.Option(
+            "--loss",
+            help="seg loss: bce (the paper's, Eq. 5) or bce+dice (adds a soft Dice term: fuller masks).",
+        ),
+    ] = "bce",
     init: Annotated[
         str | None,
         typer.Option(
@@ -142,6 +149,7 @@ def train(
                 lr=lr,
                 seed=seed,
                 pos_weight=pos_weight,
+                loss=loss,
                 init=init,
                 augment=augment,
                 amp=amp,

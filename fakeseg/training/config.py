@@ -11,6 +11,7 @@ from ..constants import INPUT_SIZE
 
 CONFIG_FILE = "train_config.json"
 DEFAULT_EPOCHS = 20
+LOSSES = ("bce", "bce+dice")  # seg: the paper's per-pixel BCE (Eq. 5), or BCE plus batch soft Dice
 
 
 class TrainError(ValueError):
@@ -35,6 +36,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     pos_weight: float | None = None  # BCE weight of the fake class
+    loss: str = "bce"  # seg: "bce" (Eq. 5) or "bce+dice"
     init: str | None = None  # weights spec (folder, shipped tag, hf://) to start from instead of random weights
     augment: bool = True
     amp: bool = True
@@ -79,6 +81,10 @@ class TrainConfig:
                 raise TrainError(f"--{name.replace('_', '-')} must be >= 1")
         if self.lr <= 0:
             raise TrainError("--lr must be > 0")
+        if self.loss not in LOSSES:
+            raise TrainError(f"unknown loss {self.loss!r}; choose one of: {', '.join(LOSSES)}")
+        if self.loss != "bce" and self.task != "seg":
+            raise TrainError(f"--loss {self.loss} is for seg; cls trains on the per-image BCE (Eq. 1)")
         if self.pos_weight is not None and self.pos_weight <= 0:
             raise TrainError("--pos-weight must be > 0")
 
