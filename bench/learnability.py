@@ -68,6 +68,8 @@ def main() -> None:
     p.add_argument("--arch", default="fn3")
     p.add_argument("--task", default="seg", choices=["seg", "cls"],
                    help="seg: per-pixel BCE (Eq. 5); cls: per-image BCE (Eq. 1), masks by CAM")
+    p.add_argument("--loss", default="bce", choices=["bce", "bce+dice"], help="seg loss (docs/training.md)")
+    p.add_argument("--init", help="start from these weights (fine-tuning) instead of random ones")
     p.add_argument("--n-train", type=int, default=8000)
     p.add_argument("--n-val", type=int, default=600)
     p.add_argument("--genuine-fraction", type=float, default=0.5)
@@ -101,12 +103,13 @@ def main() -> None:
                           **options)
              for k in dict(stages)}
     pools_s = time.time() - t
-    t, init = time.time(), None
+    t, init = time.time(), args.init
     for i, (k, steps) in enumerate(stages):
         run = root / ("run" if len(stages) == 1 else f"run{i}_x{k:g}")
         config = TrainConfig(arch=args.arch, task=args.task, data=[str(pools[k])], val_data=[str(val)], steps=steps,
                              batch_size=args.batch_size, lr=args.lr, epoch_size=args.n_train // 2, workers=args.workers,
-                             input_size=args.input_size, amp=args.amp, init=init, out=str(run))
+                             input_size=args.input_size, amp=args.amp, init=init, loss=args.loss,
+                             out=str(run))
         if (run / "last").exists():
             fit(resume_config(run, steps=steps), resume=True)
         else:
@@ -114,7 +117,7 @@ def main() -> None:
         init = str(run / "last")
     history = json.loads((run / "metrics.json").read_text())
     last = history[-1] if isinstance(history, list) else history
-    row = {"name": args.name, "arch": args.arch, "task": args.task, "input_size": args.input_size, "amp": args.amp,
+    row = {"name": args.name, "arch": args.arch, "task": args.task, "loss": args.loss, "init": args.init, "input_size": args.input_size, "amp": args.amp,
            "families": args.families, "clean": args.clean, "captured": args.captured,
            "finishes": args.finishes, "rendered": args.rendered, "degradation": args.degradation,
            "stages": args.stages or f"1:{args.steps}",

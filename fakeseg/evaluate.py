@@ -10,6 +10,8 @@ only where it beats that row on the fakes AND keeps genuine faces clean.
 >>> write_report(result, "runs/eval/fn3.synth")                                   # doctest: +SKIP
 """
 
+import csv
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +22,7 @@ from . import __version__
 from ._fs import atomic_write
 from .data.records import Record
 from .data.transforms import to_tensor
-from .evaluation.calibrate import Calibration, calibrate, save_thresholds
+from .evaluation.calibrate import Calibration, calibrate, save_reference, save_thresholds
 from .evaluation.crops import iter_samples
 from .evaluation.inputs import (
     EvalError,
@@ -48,6 +50,7 @@ __all__ = [
     "load_for_eval",
     "pick_device",
     "plan_data",
+    "save_reference",
     "save_thresholds",
     "weights_for_arch",
     "write_report",
@@ -110,7 +113,7 @@ def evaluate(
         for i, s in enumerate(batch):
             r = s.record
             meta = (r.label, r.method, r.source, _video_key(r))
-            tallies[MODEL].add(scores[i], maps[i], s.mask, *meta)
+            tallies[MODEL].add(scores[i], maps[i], s.mask, *meta, image=str(r.image))
             if references:
                 zeros = np.zeros_like(s.mask, dtype=np.float32)
                 tallies["all_background"].add(0.0, zeros, s.mask, *meta)
@@ -152,6 +155,7 @@ def evaluate(
         by_source={name: t.by_source(tau2) for name, t in tallies.items()} if by_source else {},
         skipped=skipped,
         fakeseg_version=__version__,
+        images=tallies[MODEL].rows(),
     )
 
 
@@ -165,11 +169,20 @@ def default_out_dir(name: str, root: str | Path = "runs/eval") -> Path:
     return candidate
 
 
+SCORE_COLUMNS = ("image", "label", "method", "source", "score")
+
+
 def write_report(result: EvalResult, out: str | Path) -> tuple[Path, Path]:
-    """metrics.json (every figure) and metrics.md (the tables) in `out`, each written atomically."""
+    """metrics.json (every figure), metrics.md (the tables) and scores.csv (the model's score of each
+    evaluated image) in `out`, each written atomically."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "metrics.json", out / "metrics.md"
     atomic_write(json_path, json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
     atomic_write(md_path, result.to_markdown())
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(SCORE_COLUMNS)
+    writer.writerows([row[k] for k in SCORE_COLUMNS] for row in result.images)
+    atomic_write(out / "scores.csv", table.getvalue())
     return json_path, md_path

@@ -168,7 +168,15 @@ class Predictor:
             "precision": self.precision,
             "batch_size": self.batch_size,
             "detect_every": self.detect_every if self.detect_every else f"auto ({DETECT_INTERVAL_S} s)",
+            **({"reference": {k: v for k, v in ref.items() if k != "scores"}}
+               if (ref := c.extra.get("reference")) else {}),
         }
+
+    @property
+    def reference_scores(self) -> np.ndarray | None:
+        """Sorted scores of the known-genuine faces stored with the weights (`fakeseg eval --save-reference`)."""
+        ref = self.config.extra.get("reference")
+        return None if not ref else np.sort(np.asarray(ref["scores"], np.float64))
 
     def _autocast(self):
         if self.precision == "bf16" and self.device.type == "cpu":
@@ -359,7 +367,7 @@ def detect_to_folder(
         if len(failed) == len(run.sources):  # a folder of error entries would only look like a result
             run.discard()
             raise BadInput(f"no input could be processed ({len(failed)} failed, see the warnings)")
-        return run.finish(predictor.info())
+        return run.finish(predictor.info(), predictor.reference_scores)
 
 
 __all__ = [

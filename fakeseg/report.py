@@ -87,6 +87,10 @@ def score_plot_svg(
     return "".join(parts)
 
 
+def _rate(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
 def write_report(
     path: str | Path,
     summary: dict,
@@ -98,6 +102,7 @@ def write_report(
     model = summary.get("model", {})
     tau2 = float(model.get("tau2", 0.5))
     counts = summary.get("counts", {})
+    reference = summary.get("reference")
 
     def esc(value) -> str:
         return html.escape(str(value if value is not None else ""))
@@ -115,18 +120,20 @@ def write_report(
         f"<br>Rule: {html.escape(summary.get('rule', ''))}<br>A score is the mean of the predicted "
         "manipulation mask over the face crop: the fraction of the crop the model believes manipulated."
         "</small></p>",
-        "<h2>Verdicts</h2><table><tr><th>source</th><th>verdict</th><th>score</th><th>frames</th>"
-        "<th>faces (tracks: median score, frames)</th></tr>",
+        "<h2>Verdicts</h2><table><tr><th>source</th><th>verdict</th><th>score</th>"
+        + ("<th>genuine as high</th>" if reference else "")
+        + "<th>frames</th><th>faces (tracks: median score, frames)</th></tr>",
     ]
     for s in summary.get("sources", []):
         if s["verdict"] == "error":
             out.append(
                 f"<tr><td>{html.escape(s['source'])}</td><td>{_badge('error')}</td>"
-                f"<td colspan=3>{html.escape(s.get('error', ''))}</td></tr>"
+                f"<td colspan={4 if reference else 3}>{html.escape(s.get('error', ''))}</td></tr>"
             )
             continue
         tracks = ", ".join(
             f"#{t['face_id']} {t['verdict']} {t['median']:.3f} ({t['frames']})"
+            + (f" genuine as high {t['false_alarm_rate']:.0%}" if "false_alarm_rate" in t else "")
             + ("" if t.get("counted", True) else " ignored: too short")
             for t in s["tracks"]
         )
@@ -134,9 +141,18 @@ def write_report(
         warning = f"<br><small>{html.escape(s['warning'])}</small>" if s.get("warning") else ""
         out.append(
             f"<tr><td>{html.escape(s['source'])}{warning}</td><td>{_badge(s['verdict'])}</td>"
-            f"<td>{score}</td><td>{s['frames']}</td><td>{html.escape(tracks) or '-'}</td></tr>"
+            f"<td>{score}</td>"
+            + (f"<td>{_rate(s.get('false_alarm_rate'))}</td>" if reference else "")
+            + f"<td>{s['frames']}</td><td>{html.escape(tracks) or '-'}</td></tr>"
         )
     out.append("</table>")
+    if reference:
+        out.append(
+            f"<p><small>Genuine as high: the share of {reference['n']} known-genuine faces "
+            f"({esc(reference['data'])}) that score at least the source's score, i.e. how often calling "
+            "footage like that fake at this score would be a false alarm. High means the verdict is weak."
+            "</small></p>"
+        )
     if series:
         out.append("<h2>Score over time</h2>")
         for source_name, tracks in series.items():

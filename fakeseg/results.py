@@ -322,6 +322,21 @@ def track_summary(
     }
 
 
+def false_alarm_rate(score: float, reference: np.ndarray) -> float:
+    """Share of the reference's genuine faces (sorted scores) that score at least `score`: how often
+    genuine footage like the reference reaches this score, i.e. the false-alarm rate of calling it fake."""
+    return float(len(reference) - np.searchsorted(reference, score, side="left")) / len(reference)
+
+
+def add_false_alarm_rates(entry: dict, reference: np.ndarray) -> None:
+    """Give each track of a source entry, and the source, its false-alarm rate against the reference
+    (the source's: its highest counted median's, the score its verdict rests on)."""
+    for t in entry.get("tracks", []):
+        t["false_alarm_rate"] = round(false_alarm_rate(t["median"], reference), 4)
+    if entry.get("score") is not None:
+        entry["false_alarm_rate"] = round(false_alarm_rate(entry["score"], reference), 4)
+
+
 def source_verdict(tracks: list[dict]) -> tuple[str, float | None]:
     """Mark which tracks count (see VERDICT_RULE) and return (verdict, score of the source)."""
     if not tracks:
@@ -457,8 +472,11 @@ class RunWriter:
     def add_error(self, source: str, message: str) -> None:
         self.sources.append({"source": source, "verdict": "error", "error": message})
 
-    def finish(self, run_info: dict) -> dict:
-        """Close the score files, write summary.json and report.html; return the summary."""
+    def finish(self, run_info: dict, reference: np.ndarray | None = None) -> dict:
+        """Close the score files, write summary.json and report.html; return the summary.
+
+        reference: sorted scores of known-genuine faces (the checkpoint's `extra.reference`); each track
+        and source then gets its false-alarm rate against them."""
         import json
 
         from . import __version__
@@ -470,6 +488,9 @@ class RunWriter:
         os.replace(_temp_beside(self.out / "scores.csv"), self.out / "scores.csv")
         os.replace(_temp_beside(self.out / "scores.json"), self.out / "scores.json")
         done = [s for s in self.sources if s["verdict"] != "error"]
+        if reference is not None and len(reference):
+            for entry in done:
+                add_false_alarm_rates(entry, reference)
         summary = {
             "fakeseg_version": __version__,
             **run_info,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains the shipped weights (fn3 / vgg5, seg and cls) on forgeries synthesised from the face bank.
 # Made for one lent GPU machine (16 cores, one H100, ~8 minutes), but runs anywhere at a smaller scale:
-#   BUDGET_S=480 N_TRAIN=60000 [LR=3e-4] [CAPTURED=1] [RENDERED=1] [FINISHES=smooth,none] [DEGRADATION=video] scripts/train_shipped.sh BANK OUTDIR
+#   BUDGET_S=480 N_TRAIN=60000 [LR=3e-4] [LOSS=bce+dice] [CAPTURED=1] [RENDERED=1] [FINISHES=smooth,none] [DEGRADATION=video] scripts/train_shipped.sh BANK OUTDIR
 # 1. one pool of synthetic training crops (train identities) and one of validation crops (held-out identities),
 # 2. four trainings at once on the same pool (`fakeseg train`, the paper's Adam 1e-3 / batch 64 recipe),
 #    each stopped cleanly by --max-minutes so the whole script ends inside BUDGET_S,
@@ -13,6 +13,7 @@ BUDGET_S=${BUDGET_S:-480}
 N_TRAIN=${N_TRAIN:-70000}
 N_VAL=${N_VAL:-2000}
 LR=${LR:-1e-3}  # the paper's; 3e-4 learned subtle local cues far sooner on CPU (docs/weights.md, cue sensitivity)
+LOSS=${LOSS:-bce}  # seg runs' loss: bce (the paper's) or bce+dice (docs/training.md); cls always per-image BCE
 CAPTURED=${CAPTURED:-0}  # 1: targets get a frame's grain and codec blocks before the manipulation (docs/synth.md)
 FINISHES=${FINISHES:-}  # e.g. smooth,none: re-rendered regions without texture put back (docs/weights.md, local evidence)
 RENDERED=${RENDERED:-0}  # 1: every family re-renders what it changes (docs/synth.md)
@@ -55,10 +56,11 @@ say "training: seg ${SEG_MIN} min, cls ${CLS_MIN} min, $WORKERS loader workers e
 for run in fn3:seg vgg5:seg fn3:cls vgg5:cls; do
   arch=${run%:*}; task=${run#*:}
   minutes=$([ "$task" = seg ] && echo "$SEG_MIN" || echo "$CLS_MIN")
+  loss=$([ "$task" = seg ] && echo "$LOSS" || echo bce)
   $PY -m fakeseg train --arch "$arch" --task "$task" \
       --data "$WORK/train/manifest.csv" --val-data "$WORK/val/manifest.csv" \
       --epochs 1000 --max-minutes "$minutes" --workers "$WORKERS" --save-every 1000 --lr "$LR" \
-      --out "$WORK/runs/$arch-$task" > "$WORK/$arch-$task.log" 2>&1 &
+      --loss "$loss" --out "$WORK/runs/$arch-$task" > "$WORK/$arch-$task.log" 2>&1 &
   PIDS+=($!)
 done
 if command -v nvidia-smi >/dev/null; then  # GPU load while the four runs share it, for docs/benchmarks.md

@@ -334,3 +334,31 @@ def test_fake_area_uses_the_checkpoint_pixel_threshold(weights, tmp_path):
     again = next(iter(fakeseg.detect(GENUINE, weights=calibrated, precision="fp32"))).faces[0]
     assert again.score == pytest.approx(face.score)  # Eq. 6 does not depend on the pixel threshold
     assert again.fake_area == pytest.approx(0.75, abs=0.01)
+
+
+def test_false_alarm_rate_against_the_weights_reference(weights, tmp_path):
+    """Weights carrying known-genuine scores (`eval --save-reference`): each track and source gets the share
+    of them scoring at least its score, shown in the verdict table and the report."""
+    import shutil
+
+    import fakeseg
+    from fakeseg.evaluate import save_reference
+    from fakeseg.results import false_alarm_rate
+
+    score = next(iter(fakeseg.detect(GENUINE, weights=weights))).faces[0].score
+    with_ref = tmp_path / "with_ref"
+    shutil.copytree(weights, with_ref)
+    save_reference(str(with_ref), [score - 0.01, score + 0.01, score + 0.02], "genuine.csv")
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["detect", str(GENUINE), "--weights", str(with_ref), "--out", str(out)],
+                        env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reference"] == {"data": "genuine.csv", "n": 3}  # the scores stay in the weights
+    source = summary["sources"][0]
+    assert source["false_alarm_rate"] == pytest.approx(2 / 3, abs=1e-4)  # two of three score at least as high
+    assert source["tracks"][0]["false_alarm_rate"] == source["false_alarm_rate"]
+    assert "genuine as high" in res.output and "67%" in res.output
+    assert "Genuine as high" in (out / "report.html").read_text()
+    ref = np.array([0.1, 0.2, 0.2, 0.3])
+    assert [false_alarm_rate(v, ref) for v in (0.0, 0.2, 0.25, 0.31)] == [1.0, 0.75, 0.25, 0.0]

@@ -3,6 +3,7 @@ the shared eval set, and every bad input ending in one error line."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -177,6 +178,26 @@ def test_calibrate_at_a_false_alarm_rate_bounds_the_genuine_called_fake(crops, t
     assert config.extra["calibration"]["n_fake"] == 0 and config.extra["calibration"]["miou"] is None
 
 
+def test_scores_csv_and_save_reference_store_the_genuine_scores(crops, tmp_path):
+    """scores.csv holds each evaluated image's score; --save-reference stores the genuine ones, sorted, as the
+    checkpoint's reference (what detect's false-alarm rates are measured against); the sha256 stays valid."""
+    ckpt = _checkpoint(tmp_path / "ref")
+    res = runner.invoke(app, ["eval", "--weights", str(ckpt), "--data", str(crops), "--no-face-crop",
+                              "--no-references", "--save-reference", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    with open(tmp_path / "run" / "scores.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["label"] for r in rows] == ["1"] * 4 + ["0"] * 3 and rows[0]["method"] == "swap"
+    genuine = sorted(float(r["score"]) for r in rows if r["label"] == "0")
+    _, config = load_model(ckpt)
+    ref = config.extra["reference"]
+    assert ref["n"] == 3 and ref["scores"] == pytest.approx(genuine, abs=1e-6) and ref["data"] == str(crops)
+    assert "reference of 3 genuine faces saved" in res.output
+    fakes_only = write_manifest([r for r in read_manifest(crops) if r.label == 1], tmp_path / "fakes.csv")
+    _fails(["--weights", str(ckpt), "--data", str(fakes_only), "--no-face-crop", "--save-reference"],
+           "no genuine image")
+
+
 def test_prepared_cache_folder_is_read_as_crops(crops, tmp_path):
     cache = crops.parent
     (cache / "test.csv").write_text(crops.read_text())  # a cache: <split>.csv of face crops
@@ -238,6 +259,7 @@ def test_cli_errors(crops, tmp_path):
     _fails(["--weights", str(ckpt), *data, "--by", "colour"], "--by")
     _fails(["--weights", str(ckpt), *data, "--save-thresholds"], "--calibrate")
     _fails(["--weights", str(ckpt), *data, "--target-fpr", "0.05"], "--calibrate")
+    _fails(["--weights", str(ckpt), "--calibrate", str(crops), "--save-reference"], "--data")
     _fails(["--weights", str(ckpt), "--calibrate", str(crops), "--no-face-crop", "--target-fpr", "1.5"], "[0, 1)")
     blocker = tmp_path / "a_file"
     blocker.write_text("")

@@ -52,24 +52,37 @@ def _verdict_table(summary: dict) -> Table:
     table = Table(
         title=f"fakeseg detect: tau2 = {summary['model']['tau2']:.3f} ({summary['model']['weights']})"
     )
-    for col in ("source", "verdict", "score", "frames", "faces (track: median, frames)"):
+    reference = summary.get("reference")
+    columns = ["source", "verdict", "score", "frames", "faces (track: median, frames)"]
+    if reference:  # how often genuine footage like the reference scores this high
+        columns.insert(3, f"genuine as high (of {reference['n']})")
+    for col in columns:
         table.add_column(col)
     colors = {"fake": "bold red", "real": "green", "no face": "dim", "error": "yellow"}
     for s in summary["sources"]:
         if s["verdict"] == "error":
-            table.add_row(s["source"], Text("error", colors["error"]), "", "", s["error"])
+            table.add_row(s["source"], Text("error", colors["error"]), *[""] * (len(columns) - 3), s["error"])
             continue
         tracks = ", ".join(
             f"#{t['face_id']}: {t['median']:.3f}, {t['frames']}"
             for t in s["tracks"]
             if t.get("counted", True)
         )
-        table.add_row(
+        cells = [
             s["source"],
             Text(s["verdict"], colors[s["verdict"]]),
             "" if s["score"] is None else f"{s['score']:.3f}",
             str(s["frames"]),
             tracks or "-",
+        ]
+        if reference:
+            rate = s.get("false_alarm_rate")
+            cells.insert(3, "" if rate is None else f"{rate:.0%}")
+        table.add_row(*cells)
+    if reference:
+        table.caption = (
+            f"genuine as high: share of {reference['n']} known-genuine faces ({reference['data']}) scoring at "
+            "least the source's score, i.e. the false-alarm rate of calling it fake"
         )
     return table
 

@@ -17,6 +17,7 @@ from ..evaluate import (
     evaluate,
     load_for_eval,
     pick_device,
+    save_reference,
     save_thresholds,
     weights_for_arch,
     write_report,
@@ -106,11 +107,19 @@ def eval_cmd(
             help="With --calibrate: write the picked thresholds into the checkpoint's config.json.",
         ),
     ] = False,
+    store_reference: Annotated[
+        bool,
+        typer.Option(
+            "--save-reference",
+            help="Write the scores of --data's genuine faces into the checkpoint's config.json as its "
+            "reference: detect then gives each face track's false-alarm rate against them.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a checkpoint: accuracy at tau2, mIoU/Bg-IoU/Fg-IoU per method (the paper's Tables 1-2),
     AUC, AP, EER, pixel and video AUC, and the genuine pixels flagged, beside two reference rows.
 
-    Writes metrics.json and metrics.md to --out (default: runs/eval/<name>, auto-numbered).
+    Writes metrics.json, metrics.md and scores.csv (each image's score) to --out (default: runs/eval/<name>, auto-numbered).
     """
     if not weights and not arch:
         fail("pass --weights FOLDER|TAG|hf://org/repo or --arch NAME (its best shipped weights)")
@@ -122,6 +131,8 @@ def eval_cmd(
         fail("--save-thresholds needs --calibrate VAL.csv")
     if target_fpr is not None and not calibrate_on:
         fail("--target-fpr needs --calibrate VAL.csv")
+    if store_reference and not data:
+        fail("--save-reference needs --data GENUINE.csv (known-genuine footage like the footage you check)")
     try:
         arch = canonical_name(arch) if arch else None
     except KeyError as e:
@@ -186,6 +197,12 @@ def eval_cmd(
                 on_skip=lambda image, reason: warn(reason),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
+        if store_reference:
+            if not loaded.weights:
+                fail("--save-reference needs weights from a folder")
+            n = len(result.genuine_scores())
+            path = save_reference(loaded.weights, result.genuine_scores(), str(data))
+            console.print(f"reference of {n} genuine faces saved in {path}")
     except USER_ERRORS as e:
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     if calibration is not None:

@@ -182,12 +182,38 @@ def _counts(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, int]:
     return tp, fp, fn, truth.size - tp - fp - fn
 
 
+def save_reference(weights: str, genuine_scores: list[float], data: str) -> Path:
+    """Store the scores of known-genuine faces in the checkpoint's config.json (`extra.reference`), atomically.
+
+    detect then says, per face track, what share of these genuine faces score at least as high as the
+    track (its false-alarm rate): a verdict's strength in terms of footage like the reference. The score's
+    level moves between sources (docs/weights.md, "Genuine video"), so the reference should be genuine
+    footage like the user's; the shipped one is genuine video of the training identities.
+    """
+    if not genuine_scores:
+        raise EvalError(f"{data}: no genuine image was evaluated; a reference needs genuine faces")
+    folder = _writable_folder(weights, "a reference")
+    path = folder / CONFIG_NAME
+    config = json.loads(path.read_text())
+    config.setdefault("extra", {})["reference"] = {
+        "data": str(data),
+        "n": len(genuine_scores),
+        "scores": sorted(round(float(v), 6) for v in genuine_scores),
+    }
+    atomic_write(path, json.dumps(config, indent=2) + "\n")
+    return path
+
+
+def _writable_folder(weights: str, what: str) -> Path:
+    if str(weights).startswith("hf://"):
+        raise EvalError(f"{what} cannot be saved into the hub cache; download the folder and pass it")
+    return resolve_weights(weights)
+
+
 def save_thresholds(weights: str, calibration: Calibration) -> Path:
     """Store calibrated tau2, tau1 (and the int8 activation ranges) in the checkpoint's config.json,
     atomically. The sha256 covers the tensor file only, so the checkpoint stays valid."""
-    if str(weights).startswith("hf://"):
-        raise EvalError("thresholds cannot be saved into the hub cache; download the folder and pass it")
-    folder = resolve_weights(weights)
+    folder = _writable_folder(weights, "thresholds")
     path = folder / CONFIG_NAME
     config = json.loads(path.read_text())
     config["tau2"] = calibration.tau2

@@ -67,9 +67,17 @@ class EvalResult:
     by_source: dict[str, dict[str, dict]] = field(default_factory=dict)  # predictor -> source -> metrics
     skipped: list[dict] = field(default_factory=list)  # {"image": path, "reason": one line}
     fakeseg_version: str = ""
+    # the model's verdict input per evaluated image: {"image", "label", "method", "source", "score"};
+    # written as scores.csv beside metrics.json (a run over FF++ frames would swell the JSON)
+    images: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("images")
+        return d
+
+    def genuine_scores(self) -> list[float]:
+        return [row["score"] for row in self.images if row["label"] == 0]
 
     @property
     def predictors(self) -> list[str]:

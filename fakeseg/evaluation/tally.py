@@ -30,6 +30,7 @@ class Tally:
 
     def __init__(self, pixel_threshold: float = 0.5):
         self.pixel_threshold = pixel_threshold  # a pixel is called manipulated when its map value is above this
+        self.images: list[str] = []
         self.scores: list[float] = []
         self.labels: list[int] = []
         self.methods: list[str] = []
@@ -47,6 +48,7 @@ class Tally:
         method: str,
         source: str,
         video: str,
+        image: str = "",
     ) -> None:
         pred = prob > self.pixel_threshold
         truth = mask.astype(bool)
@@ -54,6 +56,7 @@ class Tally:
         fp = int(np.count_nonzero(pred)) - tp
         fn = int(np.count_nonzero(truth)) - tp
         self.counts.append((tp, fp, fn, truth.size - tp - fp - fn))
+        self.images.append(image)
         self.scores.append(float(score))
         self.labels.append(int(label))
         self.methods.append(method)
@@ -64,6 +67,14 @@ class Tally:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def rows(self) -> list[dict]:
+        """One row per image: image, label, method, source, score (rounded to 1e-6)."""
+        return [
+            {"image": i, "label": y, "method": m, "source": s, "score": round(v, 6)}
+            for i, y, m, s, v in zip(self.images, self.labels, self.methods, self.sources, self.scores,
+                                     strict=True)
+        ]
 
     # ----------------------------------------------------------------------------------------------
 
