@@ -117,7 +117,8 @@ def main() -> None:
         init = str(run / "last")
     history = json.loads((run / "metrics.json").read_text())
     last = history[-1] if isinstance(history, list) else history
-    row = {"name": args.name, "arch": args.arch, "task": args.task, "loss": args.loss, "init": args.init, "input_size": args.input_size, "amp": args.amp,
+    row = {"name": args.name, "arch": args.arch, "task": args.task, "loss": args.loss, "init": args.init,
+           "input_size": args.input_size, "amp": args.amp,
            "families": args.families, "clean": args.clean, "captured": args.captured,
            "finishes": args.finishes, "rendered": args.rendered, "degradation": args.degradation,
            "stages": args.stages or f"1:{args.steps}",

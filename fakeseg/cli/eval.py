@@ -119,7 +119,8 @@ def eval_cmd(
     """Evaluate a checkpoint: accuracy at tau2, mIoU/Bg-IoU/Fg-IoU per method (the paper's Tables 1-2),
     AUC, AP, EER, pixel and video AUC, and the genuine pixels flagged, beside two reference rows.
 
-    Writes metrics.json, metrics.md and scores.csv (each image's score) to --out (default: runs/eval/<name>, auto-numbered).
+    Writes metrics.json, metrics.md and scores.csv (each image's score) to --out (default:
+    runs/eval/<name>, auto-numbered).
     """
     if not weights and not arch:
         fail("pass --weights FOLDER|TAG|hf://org/repo or --arch NAME (its best shipped weights)")
