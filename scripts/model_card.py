@@ -83,6 +83,28 @@ fakeseg eval --weights {tag} --data ../shared/data/forgeries/eval.csv --by sourc
 """
 
 
+def _verdict_strength(tag: str, cfg: dict, table: Path) -> str:
+    """The card's section on the weights' reference of genuine faces and what its false-alarm rates tell apart
+    (bench/verdict_strength.py's JSON), or nothing when the weights carry no reference."""
+    ref = cfg["extra"].get("reference")
+    if not ref:
+        return ""
+    text = (f"\n## A verdict's strength\n\nThese weights carry a reference of {ref['n']} known-genuine faces "
+            f"(`{ref['data']}`), so `fakeseg detect` gives every face track its false-alarm rate: the share of those "
+            "faces scoring at least the track's median (docs/detect.md).\n")
+    if table.is_file():
+        rows = json.loads(table.read_text())["rows"]
+        text += ("\nMeasured by `bench/verdict_strength.py` on the evaluations above (their scores.csv):\n\n"
+                 "| images | n | median false-alarm rate | share <= 1 % | <= 5 % | <= 20 % |\n"
+                 "|---|---|---|---|---|---|\n")
+        text += "".join(
+            f"| {r['set']}, {r['label']} | {r['n']} | {r['median_rate']:.0%} | {r['share_at_most_0.01']:.0%} "
+            f"| {r['share_at_most_0.05']:.0%} | {r['share_at_most_0.2']:.0%} |\n"
+            for r in rows
+        )
+    return text
+
+
 def main(tag: str) -> None:
     folder = ROOT / "weights" / tag
     results = ROOT / "docs" / "results" / tag
@@ -101,6 +123,7 @@ def main(tag: str) -> None:
                else f" Not `fakeseg detect`'s default (that is `{default_weights()}`).")
     int8 = (f" int8 activation ranges for `fakeseg detect --precision int8` were measured on"
             f" {cfg['int8']['data']}; see docs/benchmarks.md for what int8 costs." if cfg.get("int8") else "")
+    strength = _verdict_strength(tag, cfg, results / "verdict_strength.json")
     evaluated = [(name, label) for name, label in EVALUATIONS if (results / name / "metrics.json").is_file()]
     summary = "\n".join(row for name, label in evaluated for row in _rows(label, results / name / "metrics.json"))
     details = "\n\n".join(f"### {label}\n\n{_tables(results / name / 'metrics.md')}" for name, label in evaluated)
@@ -131,7 +154,7 @@ P mIoU >= 0.97, accuracy >= 0.90) are **not met**; see [docs/weights.md](../../d
 them, measured.
 
 {details}
-
+{strength}
 ## Pictures
 
 ![overlays on real fakes and genuine frames](../../docs/img/{tag}_overlays.jpg)

@@ -17,6 +17,7 @@ from fakeseg.models import load_model
 from fakeseg.models._weights import CONFIG_NAME, TENSORS_NAME, WeightsError
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+RECIPE_KEYS = ("lr", "batch_size", "augment", "amp", "pos_weight", "loss", "init", "seed")  # from train_config.json
 LICENSE = ("research-only, non-commercial: trained on forgeries synthesised from research-only face photos and "
            "videos (UTKFace, CelebA-HQ, HDTF and others; see ../shared/data/README.md); not for redistribution "
            "or production use")
@@ -53,7 +54,7 @@ def main() -> None:
     cfg["license"] = LICENSE
     cfg["extra"] = {**cfg.get("extra", {}), "default": args.default,
                     "preferred": args.preferred or args.default, "tag": args.tag,
-                    "recipe": {k: run_cfg.get(k) for k in ("lr", "batch_size", "augment", "amp", "pos_weight", "seed")},
+                    "recipe": {k: run_cfg.get(k) for k in RECIPE_KEYS},
                     "trained_on": args.trained_on}
     cfg["extra"].pop("run", None)
     atomic_write(out / CONFIG_NAME, json.dumps(cfg, indent=2) + "\n")
