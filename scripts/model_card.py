@@ -89,9 +89,9 @@ def _verdict_strength(tag: str, cfg: dict, table: Path) -> str:
     ref = cfg["extra"].get("reference")
     if not ref:
         return ""
-    text = (f"\n## A verdict's strength\n\nThese weights carry a reference of {ref['n']} known-genuine faces "
-            f"(`{ref['data']}`), so `fakeseg detect` gives every face track its false-alarm rate: the share of those "
-            "faces scoring at least the track's median (docs/detect.md).\n")
+    text = (f"\n## A verdict's strength\n\nThese weights carry a reference of known-genuine faces, {ref['data']}, "
+            "so `fakeseg detect` gives every face track its false-alarm rate: the share of those faces scoring at "
+            "least the track's median (docs/detect.md).\n")
     if table.is_file():
         rows = json.loads(table.read_text())["rows"]
         text += ("\nMeasured by `bench/verdict_strength.py` on the evaluations above (their scores.csv):\n\n"

@@ -81,8 +81,8 @@ def _verdict_table(summary: dict) -> Table:
         table.add_row(*cells)
     if reference:
         table.caption = (
-            f"genuine as high: share of {reference['n']} known-genuine faces ({reference['data']}) scoring at "
-            "least the source's score, i.e. the false-alarm rate of calling it fake"
+            f"genuine as high: share of the weights' {reference['n']} known-genuine reference faces scoring at "
+            "least as high, the false-alarm rate of this verdict (summary.json: reference)"
         )
     return table
 
