@@ -123,6 +123,8 @@ def main(tag: str) -> None:
                else f" Not `fakeseg detect`'s default (that is `{default_weights()}`).")
     int8 = (f" int8 activation ranges for `fakeseg detect --precision int8` were measured on"
             f" {cfg['int8']['data']}; see docs/benchmarks.md for what int8 costs." if cfg.get("int8") else "")
+    init = cfg["extra"].get("recipe", {}).get("init")
+    origin = f"fine-tuned from `{init}`" if init else "from scratch"
     strength = _verdict_strength(tag, cfg, results / "verdict_strength.json")
     evaluated = [(name, label) for name, label in EVALUATIONS if (results / name / "metrics.json").is_file()]
     summary = "\n".join(row for name, label in evaluated for row in _rows(label, results / name / "metrics.json"))
@@ -131,7 +133,7 @@ def main(tag: str) -> None:
 
 > **License: {cfg['license']}.**
 
-{cfg['arch'].upper()} ({kind}), from scratch, input {cfg['input_size']} px face crops (face box x{cfg['crop_scale']:g},
+{cfg['arch'].upper()} ({kind}), {origin}, input {cfg['input_size']} px face crops (face box x{cfg['crop_scale']:g},
 square, reflect padding), thresholds tau1 = {cfg['tau1']:.3f} (the pixel threshold) and
 tau2 = {cfg["tau2"]:.4f} (Eq. 6), picked by `fakeseg eval --calibrate` (on what: see Training), never on the
 evaluation rows.{default}{int8}
