@@ -18,8 +18,8 @@ import json
 
 import numpy as np
 
+from fakeseg.metrics import false_alarm_rate
 from fakeseg.models import load_model
-from fakeseg.results import false_alarm_rate
 
 LEVELS = (0.01, 0.05, 0.20)
 

@@ -165,6 +165,15 @@ def accuracy_at(scores: ArrayLike, labels: ArrayLike, tau2: float = 0.5) -> floa
     return None if s.size == 0 else float(((s >= tau2).astype(np.int64) == y).mean())
 
 
+def false_alarm_rate(threshold: float, genuine_scores: ArrayLike) -> float:
+    """Share of genuine scores at or above `threshold`: how often calling an image fake at this score (Eq. 6:
+    fake when score >= tau2) would be a false alarm on genuine images like these."""
+    s = np.asarray(genuine_scores, np.float64).reshape(-1)
+    if s.size == 0:
+        raise ValueError("no genuine scores")
+    return float(np.count_nonzero(s >= threshold)) / s.size
+
+
 def balanced_accuracy_at(scores: ArrayLike, labels: ArrayLike, tau2: float = 0.5) -> float | None:
     """Mean of the accuracy on fakes and on genuine images; None unless both occur."""
     s, y = _scores_labels(scores, labels)

@@ -21,6 +21,7 @@ import numpy as np
 from ._fs import make_shareable, missing_dirs
 from .data.faces import paste_back
 from .encode import VideoEncoder
+from .metrics import false_alarm_rate
 
 MASK_SIDE = 64  # side of the per-face crop masks stored in a video's .npz (uint8, prob x 255)
 
@@ -322,15 +323,10 @@ def track_summary(
     }
 
 
-def false_alarm_rate(score: float, reference: np.ndarray) -> float:
-    """Share of the reference's genuine faces (sorted scores) that score at least `score`: how often
-    genuine footage like the reference reaches this score, i.e. the false-alarm rate of calling it fake."""
-    return float(len(reference) - np.searchsorted(reference, score, side="left")) / len(reference)
-
-
 def add_false_alarm_rates(entry: dict, reference: np.ndarray) -> None:
-    """Give each track of a source entry, and the source, its false-alarm rate against the reference
-    (the source's: its highest counted median's, the score its verdict rests on)."""
+    """Give each track of a source entry, and the source, its false-alarm rate against the reference's
+    genuine scores: the share of them at or above its median (the source's: at or above its score, the
+    highest counted median, on which its verdict rests)."""
     for t in entry.get("tracks", []):
         t["false_alarm_rate"] = round(false_alarm_rate(t["median"], reference), 4)
     if entry.get("score") is not None:

@@ -16,6 +16,7 @@ from fakeseg.metrics import (
     balanced_accuracy_at,
     best_threshold,
     equal_error_rate,
+    false_alarm_rate,
     roc_auc,
     roc_curve,
     video_auc,
@@ -134,3 +135,10 @@ def test_video_auc_uses_mean_frame_score_and_given_ids_only():
     assert video_auc(scores, labels, videos) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="both fake and genuine"):
         video_scores([0.1, 0.2], [0, 1], ["v", "v"])
+
+
+def test_false_alarm_rate_is_the_share_of_genuine_scores_at_or_above():
+    genuine = [0.3, 0.1, 0.2, 0.2]  # order does not matter; a score equal to the threshold is called fake (Eq. 6)
+    assert [false_alarm_rate(t, genuine) for t in (0.0, 0.2, 0.25, 0.31)] == [1.0, 0.75, 0.25, 0.0]
+    with pytest.raises(ValueError):
+        false_alarm_rate(0.5, [])

@@ -14,7 +14,7 @@ import torch
 from .._fs import atomic_write
 from ..data.records import Record
 from ..data.transforms import to_tensor
-from ..metrics import ConfusionMatrix, accuracy_at, balanced_accuracy_at, best_threshold
+from ..metrics import ConfusionMatrix, balanced_accuracy_at, best_threshold, false_alarm_rate
 from ..models import resolve_weights, scores_and_maps
 from ..models._weights import CONFIG_NAME
 from ..models.int8 import RangeObserver
@@ -139,7 +139,7 @@ def calibrate(
     else:
         tau2, rule = _tau2_at_false_alarm_rate(s[y == 0], target_fpr), f"false-alarm rate {target_fpr:g}"
         bal = balanced_accuracy_at(s, y, tau2)
-    false_alarms = 1.0 - accuracy_at(s[y == 0], y[y == 0], tau2)
+    false_alarms = false_alarm_rate(tau2, s[y == 0])
     if not has_fakes:  # nothing to pick tau1 on: keep the checkpoint's
         return Calibration(tau2, cfg.tau1, None, None, 0, int((y == 0).sum()), plan.description["path"],
                            ranges.ranges() if ranges is not None else None, rule, false_alarms)
