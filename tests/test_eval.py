@@ -193,6 +193,15 @@ def test_scores_csv_and_save_reference_store_the_genuine_scores(crops, tmp_path)
     ref = config.extra["reference"]
     assert ref["n"] == 3 and ref["scores"] == pytest.approx(genuine, abs=1e-6) and ref["data"] == str(crops)
     assert "reference of 3 genuine faces saved" in res.output
+    import fakeseg.evaluation.calibrate as calibrate_module
+
+    def read_only(path, text):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    with pytest.MonkeyPatch.context() as mp:  # an installed package's weights folder may be read-only
+        mp.setattr(calibrate_module, "atomic_write", read_only)
+        _fails(["--weights", str(ckpt), "--data", str(crops), "--no-face-crop", "--no-references",
+                "--save-reference", "--out", str(tmp_path / "run2")], "cannot write its config.json")
     fakes_only = write_manifest([r for r in read_manifest(crops) if r.label == 1], tmp_path / "fakes.csv")
     _fails(["--weights", str(ckpt), "--data", str(fakes_only), "--no-face-crop", "--save-reference"],
            "no genuine image")

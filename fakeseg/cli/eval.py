@@ -52,6 +52,14 @@ def _print_tables(result) -> None:
         console.print(table)
 
 
+def _saved(save, weights: str, *args) -> Path:
+    """Run a save_* that writes the checkpoint's config.json; an unwritable folder is one error line."""
+    try:
+        return save(weights, *args)
+    except OSError as e:
+        fail(f"{weights}: cannot write its config.json ({e.strerror or e})")
+
+
 def eval_cmd(
     data: Annotated[
         Path | None,
@@ -173,7 +181,7 @@ def eval_cmd(
             if store:
                 if not loaded.weights:
                     fail("--save-thresholds needs weights from a folder")
-                console.print(f"thresholds saved in {save_thresholds(loaded.weights, cal)}")
+                console.print(f"thresholds saved in {_saved(save_thresholds, loaded.weights, cal)}")
             if threshold is not None:
                 warn(f"--threshold {threshold} overrides the calibrated tau2 {cal.tau2:.3f}")
             else:
@@ -202,7 +210,7 @@ def eval_cmd(
             if not loaded.weights:
                 fail("--save-reference needs weights from a folder")
             n = len(result.genuine_scores())
-            path = save_reference(loaded.weights, result.genuine_scores(), str(data))
+            path = _saved(save_reference, loaded.weights, result.genuine_scores(), str(data))
             console.print(f"reference of {n} genuine faces saved in {path}")
     except USER_ERRORS as e:
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
