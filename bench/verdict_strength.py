@@ -34,7 +34,7 @@ def main() -> None:
     ref = config.extra.get("reference")
     if not ref:
         raise SystemExit(f"error: {args.weights} holds no reference (fakeseg eval --data G.csv --save-reference)")
-    reference = np.sort(np.asarray(ref["scores"], np.float64))
+    reference = np.asarray(ref["scores"], np.float64)
     print(f"reference: {ref['n']} genuine faces of {ref['data']}; tau2 {config.tau2:.4f} is at a false-alarm "
           f"rate of {false_alarm_rate(config.tau2, reference):.0%} on it")
     header = f"{'set':28s} {'label':8s} {'n':>4s} {'median rate':>12s} " + " ".join(f"{'<=' + format(v, '.0%'):>6s}"

@@ -174,9 +174,9 @@ class Predictor:
 
     @property
     def reference_scores(self) -> np.ndarray | None:
-        """Sorted scores of the known-genuine faces stored with the weights (`fakeseg eval --save-reference`)."""
+        """Scores of the known-genuine faces stored with the weights (`fakeseg eval --save-reference`)."""
         ref = self.config.extra.get("reference")
-        return None if not ref else np.sort(np.asarray(ref["scores"], np.float64))
+        return None if not ref else np.asarray(ref["scores"], np.float64)
 
     def _autocast(self):
         if self.precision == "bf16" and self.device.type == "cpu":

@@ -471,8 +471,8 @@ class RunWriter:
     def finish(self, run_info: dict, reference: np.ndarray | None = None) -> dict:
         """Close the score files, write summary.json and report.html; return the summary.
 
-        reference: sorted scores of known-genuine faces (the checkpoint's `extra.reference`); each track
-        and source then gets its false-alarm rate against them."""
+        reference: scores of known-genuine faces (the checkpoint's `extra.reference`); each track and
+        source then gets its false-alarm rate against them."""
         import json
 
         from . import __version__
