@@ -148,10 +148,10 @@ def write_report(
     out.append("</table>")
     if reference:
         out.append(
-            f"<p><small>Genuine as high: the share of {reference['n']} known-genuine faces "
-            f"({esc(reference['data'])}) that score at least the source's score, i.e. how often calling "
-            "footage like that fake at this score would be a false alarm. High means the verdict is weak."
-            "</small></p>"
+            "<p><small>Genuine as high: the share of the weights' reference faces, all known genuine, that "
+            "score at least the source's score, i.e. how often calling footage like them fake at this score "
+            f"would be a false alarm. High means the verdict is weak. Reference ({reference['n']} faces): "
+            f"{esc(reference['data'])}.</small></p>"
         )
     if series:
         out.append("<h2>Score over time</h2>")
