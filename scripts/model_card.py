@@ -83,7 +83,7 @@ fakeseg eval --weights {tag} --data ../shared/data/forgeries/eval.csv --by sourc
 """
 
 
-def _verdict_strength(tag: str, cfg: dict, table: Path) -> str:
+def _verdict_strength(cfg: dict, table: Path) -> str:
     """The card's section on the weights' reference of genuine faces and what its false-alarm rates tell apart
     (bench/verdict_strength.py's JSON), or nothing when the weights carry no reference."""
     ref = cfg["extra"].get("reference")
@@ -125,7 +125,7 @@ def main(tag: str) -> None:
             f" {cfg['int8']['data']}; see docs/benchmarks.md for what int8 costs." if cfg.get("int8") else "")
     init = cfg["extra"].get("recipe", {}).get("init")
     origin = f"fine-tuned from `{init}`" if init else "from scratch"
-    strength = _verdict_strength(tag, cfg, results / "verdict_strength.json")
+    strength = _verdict_strength(cfg, results / "verdict_strength.json")
     evaluated = [(name, label) for name, label in EVALUATIONS if (results / name / "metrics.json").is_file()]
     summary = "\n".join(row for name, label in evaluated for row in _rows(label, results / name / "metrics.json"))
     details = "\n\n".join(f"### {label}\n\n{_tables(results / name / 'metrics.md')}" for name, label in evaluated)

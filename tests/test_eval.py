@@ -269,6 +269,9 @@ def test_cli_errors(crops, tmp_path):
     _fails(["--weights", str(ckpt), *data, "--save-thresholds"], "--calibrate")
     _fails(["--weights", str(ckpt), *data, "--target-fpr", "0.05"], "--calibrate")
     _fails(["--weights", str(ckpt), "--calibrate", str(crops), "--save-reference"], "--data")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(128, 256)) * 4)  # not text: one line naming the file, no traceback
+    _fails(["--weights", str(ckpt), "--data", str(binary), "--no-face-crop"], "binary.csv", "not a readable CSV")
     _fails(["--weights", str(ckpt), "--calibrate", str(crops), "--no-face-crop", "--target-fpr", "1.5"], "[0, 1)")
     blocker = tmp_path / "a_file"
     blocker.write_text("")

@@ -209,9 +209,9 @@ def eval_cmd(
         if store_reference:
             if not loaded.weights:
                 fail("--save-reference needs weights from a folder")
-            n = len(result.genuine_scores())
-            path = _saved(save_reference, loaded.weights, result.genuine_scores(), str(data))
-            console.print(f"reference of {n} genuine faces saved in {path}")
+            genuine = result.genuine_scores()
+            path = _saved(save_reference, loaded.weights, genuine, str(data))
+            console.print(f"reference of {len(genuine)} genuine faces saved in {path}")
     except USER_ERRORS as e:
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     if calibration is not None:

@@ -36,6 +36,13 @@ def read_manifest(path: str | Path) -> list[Record]:
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: no such manifest")
+    try:
+        return _read_manifest(path)
+    except (UnicodeDecodeError, csv.Error) as e:  # a binary or mangled file named .csv
+        raise ManifestError(f"{path}: not a readable CSV manifest ({e})") from None
+
+
+def _read_manifest(path: Path) -> list[Record]:
     root = path.parent
     records = []
     with open(path, newline="") as f:
