@@ -72,6 +72,7 @@ def evaluate(
     batch_size: int = 16,
     tau1: float | None = None,
     tau2: float | None = None,
+    mask_sigma: float | None = None,
     references: bool = True,
     by_source: bool = False,
     on_skip: SkipFn | None = None,
@@ -80,7 +81,7 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate a checkpoint on a manifest, a prepared cache or an FF++ root; returns every figure.
 
-    tau1/tau2 default to the checkpoint's config; `face_crop=None` crops faces from whole frames
+    tau1/tau2/mask_sigma default to the checkpoint's config; `face_crop=None` crops faces from whole frames
     (manifests, FF++) and takes prepared-cache images as crops. Rows that cannot be used are passed to
     `on_skip(image, reason)` and counted; no usable row at all is an EvalError.
     """
@@ -88,6 +89,7 @@ def evaluate(
     loaded = load_for_eval(weights_or_model, dev)
     cfg = loaded.config
     tau1 = cfg.tau1 if tau1 is None else tau1
+    mask_sigma = cfg.mask_sigma if mask_sigma is None else mask_sigma
     origin = "checkpoint" if tau2 is None else threshold_origin
     tau2 = cfg.tau2 if tau2 is None else tau2
     plan = plan_data(data, split)
@@ -108,7 +110,7 @@ def evaluate(
     samples = iter_samples(plan.items, cfg.input_size, cfg.crop_scale, crop, references, skip)
     for batch in batches(samples, batch_size):
         x = to_tensor([s.image for s in batch], cfg.mean, cfg.std).to(dev)
-        scores, maps = scores_and_maps(loaded.model, x, tau1, tau2)
+        scores, maps = scores_and_maps(loaded.model, x, tau1, tau2, mask_sigma)
         scores, maps = scores.cpu().numpy(), maps.cpu().numpy()
         for i, s in enumerate(batch):
             r = s.record
@@ -141,7 +143,7 @@ def evaluate(
             "training_data": cfg.training_data,
         },
         data={**plan.description, "face_crop": crop},
-        thresholds={"tau1": tau1, "tau2": tau2, "origin": origin, "pixel": pixel},
+        thresholds={"tau1": tau1, "tau2": tau2, "mask_sigma": mask_sigma, "origin": origin, "pixel": pixel},
         counts={
             "records": len(tallies[MODEL]) + len(skipped),
             "evaluated": len(tallies[MODEL]),

@@ -159,6 +159,7 @@ class Predictor:
                 "input_size": c.input_size,
                 "crop_scale": c.crop_scale,
                 "tau1": c.tau1,
+                "mask_sigma": c.mask_sigma,
                 "tau2": self.threshold,
                 "checkpoint_tau2": c.tau2,
                 "training_data": c.training_data,
@@ -196,7 +197,9 @@ class Predictor:
             if self.device.type not in ("cpu", "cuda"):
                 x = x.contiguous()
             with self._autocast():
-                score, prob = scores_and_maps(self.model, x, self.config.tau1, self.threshold)
+                score, prob = scores_and_maps(
+                    self.model, x, self.config.tau1, self.threshold, self.config.mask_sigma
+                )
             scores.append(score.float().cpu().numpy())
             maps.append(prob.float().cpu().numpy())
         if not scores:

@@ -335,6 +335,18 @@ def test_fake_area_uses_the_checkpoint_pixel_threshold(weights, tmp_path):
     assert again.score == pytest.approx(face.score)  # Eq. 6 does not depend on the pixel threshold
     assert again.fake_area == pytest.approx(0.75, abs=0.01)
 
+    # a calibrated mask smoothing reaches detect's masks (and so its overlays and fake_area), not its score
+    import torch
+
+    from fakeseg.models import smooth_maps
+
+    config["mask_sigma"] = 8.0
+    (calibrated / "config.json").write_text(json.dumps(config))
+    smoothed = next(iter(fakeseg.detect(GENUINE, weights=calibrated, precision="fp32"))).faces[0]
+    assert smoothed.score == pytest.approx(face.score)
+    expected = smooth_maps(torch.from_numpy(face.mask)[None], 8.0)[0].numpy()
+    assert np.abs(smoothed.mask - expected).max() < 1e-3
+
 
 def test_false_alarm_rate_against_the_weights_reference(weights, tmp_path):
     """Weights carrying known-genuine scores (`eval --save-reference`): each track and source gets the share

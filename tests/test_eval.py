@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from fakeseg.cli import app
 from fakeseg.data.records import Record, read_manifest, write_manifest
-from fakeseg.evaluate import calibrate, default_out_dir, evaluate
+from fakeseg.evaluate import calibrate, default_out_dir, evaluate, save_thresholds
 from fakeseg.evaluation.inputs import EvalError
 from fakeseg.models import WeightsConfig, create_model, load_model, save_checkpoint
 
@@ -332,8 +332,42 @@ def test_seg_pixel_threshold_is_calibrated_and_used_by_eval(crops):
     cal = calibrate(shy, crops, face_crop=False, device="cpu")
     # below 0.3 every fake pixel is found and 3 x 256 genuine pixels flagged: mIoU over all pixels rises
     assert 0.02 < cal.tau1 < 0.3 and cal.miou > 0.75
+    assert cal.mask_sigma == 0.0  # the map is exact already: smoothing would only blur its edges
     calibrated = evaluate(shy, crops, face_crop=False, references=False, device="cpu", tau1=cal.tau1)
     cols = calibrated.columns["model"]
     assert cols["fakes"]["fg_iou"] == 1.0 and cols["pristine"]["flagged"] == pytest.approx(256 / SIZE**2)
     assert calibrated.thresholds["pixel"] == cal.tau1
     assert calibrated.columns["model"]["fakes"]["auc"] == at_half.columns["model"]["fakes"]["auc"]  # Eq. 6 unchanged
+
+
+class _SpeckledSeg(torch.nn.Module):
+    """A seg model whose evidence is scattered: it hits one pixel in four of the manipulated square (as a
+    small receptive field does inside a swapped face) and one stray pixel elsewhere."""
+
+    arch, task = "fn3", "seg"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        prob = torch.full((x.shape[0], 1, SIZE, SIZE), 0.02)
+        prob[..., 16:32:2, 16:32:2] = 0.9
+        prob[..., 50, 10] = 0.9
+        return torch.logit(prob)
+
+
+def test_calibration_picks_a_mask_smoothing_that_eval_and_the_checkpoint_then_use(crops, tmp_path):
+    folder = _checkpoint(tmp_path / "speckled")
+    speckled = (_SpeckledSeg(), WeightsConfig(arch="fn3", task="seg", input_size=SIZE))
+    raw = calibrate(speckled, crops, face_crop=False, device="cpu")
+    with pytest.MonkeyPatch.context() as mp:  # the sigma grid without smoothing: what the paper's read-out gets
+        mp.setattr("fakeseg.evaluation.calibrate.MASK_SIGMA_GRID", (0.0,))
+        unsmoothed = calibrate(speckled, crops, face_crop=False, device="cpu")
+    assert unsmoothed.mask_sigma == 0.0 and raw.mask_sigma > 0 and raw.miou > unsmoothed.miou + 0.1
+    at_sigma = evaluate(speckled, crops, face_crop=False, references=False, device="cpu", tau1=raw.tau1,
+                        mask_sigma=raw.mask_sigma)
+    plain = evaluate(speckled, crops, face_crop=False, references=False, device="cpu", tau1=unsmoothed.tau1)
+    assert at_sigma.columns["model"]["fakes"]["fg_iou"] > plain.columns["model"]["fakes"]["fg_iou"] + 0.2
+    assert at_sigma.columns["model"]["fakes"]["auc"] == plain.columns["model"]["fakes"]["auc"]  # Eq. 6 unchanged
+    assert at_sigma.thresholds["mask_sigma"] == raw.mask_sigma
+
+    save_thresholds(str(folder), raw)
+    _, config = load_model(folder)
+    assert config.mask_sigma == raw.mask_sigma and config.tau1 == raw.tau1

@@ -102,6 +102,34 @@ def test_seg_readout_is_the_mean_of_the_probability_map():
     assert ((prob >= 0) & (prob <= 1)).all()
 
 
+def test_smoothed_seg_map_fills_scattered_evidence_and_keeps_the_score():
+    """mask_sigma: a map of scattered hits over a region becomes one region, an isolated speck disappears, and
+    the score (Eq. 6) is the mean of the unsmoothed map; the torch path (GPUs) equals OpenCV's (CPU)."""
+    from fakeseg.models.base import _gaussian_conv, smooth_maps
+
+    prob = torch.full((1, 64, 64), 0.01)
+    prob[0, 16:48:2, 16:48:2] = 0.99  # a quarter of the region's pixels, evenly spread
+    prob[0, 4, 56] = 0.99  # one speck on clean skin
+
+    class Fixed(torch.nn.Module):
+        task = "seg"
+
+        def forward(self, inp):
+            return torch.logit(prob)[:, None].expand(inp.shape[0], -1, -1, -1)
+
+    x = torch.zeros(2, 3, 64, 64)
+    raw_score, raw = scores_and_maps(Fixed(), x)
+    score, smoothed = scores_and_maps(Fixed(), x, mask_sigma=2.0)
+    assert torch.allclose(score, raw_score)
+    region = torch.zeros(64, 64, dtype=torch.bool)
+    region[16:48, 16:48] = True
+    assert (raw[0][region] > 0.2).float().mean() == 0.25
+    assert (smoothed[0][20:44, 20:44] > 0.2).all()  # the region's interior is one blob
+    assert smoothed[0, 4, 56] < 0.2  # the speck is gone
+    assert torch.equal(smooth_maps(raw, 0.0), raw)
+    assert torch.allclose(smooth_maps(raw, 2.0), _gaussian_conv(raw, 2.0, 8), atol=1e-6)
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_folding_batchnorm_keeps_the_outputs(arch):
     from fakeseg.models.base import fold_batchnorm

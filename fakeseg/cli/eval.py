@@ -153,9 +153,11 @@ def eval_cmd(
             fail(f"--arch {arch} but {weights} holds {loaded.config.arch} weights")
         console.print(
             f"[bold]{loaded.name}[/]: {loaded.config.arch}-{loaded.config.task}, "
-            f"tau1={loaded.config.tau1:.3f} tau2={loaded.config.tau2:.3f} (checkpoint)"
+            f"tau1={loaded.config.tau1:.3f} tau2={loaded.config.tau2:.3f}"
+            + (f" mask sigma {loaded.config.mask_sigma:g} px" if loaded.config.mask_sigma else "")
+            + " (checkpoint)"
         )
-        tau1, tau2, origin, calibration = None, threshold, "--threshold", None
+        tau1, tau2, mask_sigma, origin, calibration = None, threshold, None, "--threshold", None
         if calibrate_on:
             with counting_progress(transient=True) as bar:
                 task = bar.add_task("calibrating", total=None)
@@ -176,7 +178,8 @@ def eval_cmd(
             console.print(
                 f"calibrated on {cal.data} ({cal.n_fake} fake, {cal.n_genuine} genuine): tau2={cal.tau2:.3f} "
                 f"(by {cal.rule}; genuine called fake {cal.false_alarm_rate:.3f}{balanced}), "
-                f"tau1={cal.tau1:.2f} ({pixel})"
+                f"tau1={cal.tau1:.2f}" + (f", mask sigma {cal.mask_sigma:g} px" if cal.mask_sigma else "")
+                + f" ({pixel})"
             )
             if store:
                 if not loaded.weights:
@@ -186,7 +189,7 @@ def eval_cmd(
                 warn(f"--threshold {threshold} overrides the calibrated tau2 {cal.tau2:.3f}")
             else:
                 tau2, origin = cal.tau2, "calibrated"
-            tau1 = cal.tau1
+            tau1, mask_sigma = cal.tau1, cal.mask_sigma
         if not data:
             return
         with counting_progress(transient=True) as bar:
@@ -200,6 +203,7 @@ def eval_cmd(
                 batch_size=batch_size,
                 tau1=tau1,
                 tau2=tau2,
+                mask_sigma=mask_sigma,
                 references=references,
                 by_source=by == "source",
                 threshold_origin=origin,

@@ -15,13 +15,14 @@ from .._fs import atomic_write
 from ..data.records import Record
 from ..data.transforms import to_tensor
 from ..metrics import ConfusionMatrix, balanced_accuracy_at, best_threshold, false_alarm_rate
-from ..models import resolve_weights, scores_and_maps
+from ..models import resolve_weights, scores_and_maps, smooth_maps
 from ..models._weights import CONFIG_NAME
 from ..models.int8 import RangeObserver
 from .crops import iter_samples
 from .inputs import EvalError, ProgressFn, SkipFn, batches, load_for_eval, pick_device, plan_data
 
 TAU1_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # pixel thresholds tried by calibrate()
+MASK_SIGMA_GRID = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0)  # seg: map smoothings tried with them (px; models.smooth_maps)
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Calibration:
     # how tau2 was picked: "balanced accuracy", or "false-alarm rate 0.05" (see calibrate's target_fpr)
     rule: str = "balanced accuracy"
     false_alarm_rate: float | None = None  # share of the validation genuine images called fake at tau2
+    mask_sigma: float = 0.0  # seg: the smoothing picked with tau1 (0 for cls, whose CAM map is binary)
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "int8_ranges"}
@@ -70,7 +72,8 @@ def calibrate(
     """Pick tau2 (max balanced accuracy) and tau1 on validation data.
 
     cls: tau1 with the best mIoU on the fakes at that tau2, masks of images judged real being empty as in
-    evaluation. seg: tau1 with the best mIoU over the pixels of every image, fake and genuine: a seg mask
+    evaluation. seg: tau1 and the map's smoothing (MASK_SIGMA_GRID; the least smoothing among equals) with the
+    best mIoU over the pixels of every image, fake and genuine: a seg mask
     is not gated by tau2, so its threshold must keep genuine faces clean as well as find the fakes.
 
     target_fpr: pick tau2 instead as the lowest threshold that calls at most this share of the validation
@@ -87,7 +90,9 @@ def calibrate(
     plan = plan_data(data, split)
     crop = plan.face_crop if face_crop is None else face_crop
     scores, labels = [], []
-    per_tau1: list[np.ndarray] = []  # per fake (cls) or every (seg) image: (len(TAU1_GRID), 4) tp, fp, fn, tn
+    sigmas = MASK_SIGMA_GRID if not is_cls else (0.0,)
+    # per fake (cls) or every (seg) image: (len(sigmas), len(TAU1_GRID), 4) tp, fp, fn, tn
+    per_image: list[np.ndarray] = []
     n_skipped = 0
     ranges: RangeObserver | None = RangeObserver(loaded.model)
 
@@ -118,12 +123,13 @@ def calibrate(
             for i, s in enumerate(batch):
                 if s.record.label == 1:
                     truth = s.mask.astype(bool)
-                    per_tau1.append(np.array([_counts(m[i], truth) for m in maps], np.int64))
+                    per_image.append(np.array([_counts(m[i], truth) for m in maps], np.int64)[None])
         else:
-            prob = scores_and_maps(_Replay(out, cfg.task), x)[1].cpu().numpy()
+            prob = scores_and_maps(_Replay(out, cfg.task), x)[1]
+            smoothed = [smooth_maps(prob, sigma).cpu().numpy() for sigma in sigmas]
             for i, s in enumerate(batch):
                 truth = s.mask.astype(bool)
-                per_tau1.append(np.array([_counts(prob[i] > t, truth) for t in TAU1_GRID], np.int64))
+                per_image.append(np.stack([_counts_per_threshold(m[i], truth) for m in smoothed]))
         if progress:
             progress(len(scores) + n_skipped, plan.total)
     y, s = np.asarray(labels), np.asarray(scores, np.float64)
@@ -142,8 +148,8 @@ def calibrate(
     false_alarms = false_alarm_rate(tau2, s[y == 0])
     if not has_fakes:  # nothing to pick tau1 on: keep the checkpoint's
         return Calibration(tau2, cfg.tau1, None, None, 0, int((y == 0).sum()), plan.description["path"],
-                           ranges.ranges() if ranges is not None else None, rule, false_alarms)
-    counts = np.stack(per_tau1)  # (images, len(TAU1_GRID), 4)
+                           ranges.ranges() if ranges is not None else None, rule, false_alarms, cfg.mask_sigma)
+    counts = np.stack(per_image)  # (images, len(sigmas), len(TAU1_GRID), 4)
     if is_cls:
         judged_real = s[y == 1] < tau2
         # an image judged real gets an empty mask: its manipulated pixels all become false negatives
@@ -151,20 +157,19 @@ def calibrate(
             [
                 np.zeros(len(counts)),
                 np.zeros(len(counts)),
-                counts[:, 0, 0] + counts[:, 0, 2],
-                counts[:, 0, 1] + counts[:, 0, 3],
+                counts[:, 0, 0, 0] + counts[:, 0, 0, 2],
+                counts[:, 0, 0, 1] + counts[:, 0, 0, 3],
             ],
             1,
         ).astype(np.int64)
-        counts[judged_real] = empty[judged_real][:, None, :]
-    mious = [
-        ConfusionMatrix.from_counts(*(int(v) for v in counts[:, k].sum(0))).miou for k in range(len(TAU1_GRID))
-    ]
-    best = int(np.argmax(mious))
-    tau1, miou = TAU1_GRID[best], mious[best]
+        counts[judged_real] = empty[judged_real][:, None, None, :]
+    totals = counts.sum(0)
+    mious = np.array([[ConfusionMatrix.from_counts(*(int(v) for v in c)).miou for c in row] for row in totals])
+    a, b = np.unravel_index(int(np.argmax(mious)), mious.shape)  # first maximum: least smoothing, lowest tau1
     return Calibration(
-        tau2, tau1, bal, miou, int((y == 1).sum()), int((y == 0).sum()), plan.description["path"],
-        ranges.ranges() if ranges is not None else None, rule, false_alarms,
+        tau2, TAU1_GRID[b], bal, float(mious[a, b]), int((y == 1).sum()), int((y == 0).sum()),
+        plan.description["path"], ranges.ranges() if ranges is not None else None, rule, false_alarms,
+        sigmas[a],
     )
 
 
@@ -180,6 +185,20 @@ def _counts(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, int]:
     fp = int(np.count_nonzero(pred)) - tp
     fn = int(np.count_nonzero(truth)) - tp
     return tp, fp, fn, truth.size - tp - fp - fn
+
+
+def _counts_per_threshold(prob: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(len(TAU1_GRID), 4) tp, fp, fn, tn of `prob > tau1` for every tau1 of the grid, in one pass."""
+    grid = np.asarray(TAU1_GRID, prob.dtype)
+    exceeded = np.searchsorted(grid, prob.ravel(), side="left")  # how many thresholds each pixel is above
+    t = truth.ravel()
+
+    def above(levels: np.ndarray) -> np.ndarray:  # pixels above each threshold k: exceeded > k
+        return np.bincount(levels, minlength=len(grid) + 1)[::-1].cumsum()[::-1][1:]
+
+    tp, fp = above(exceeded[t]), above(exceeded[~t])
+    n_true = int(np.count_nonzero(t))
+    return np.stack([tp, fp, n_true - tp, (t.size - n_true) - fp], 1).astype(np.int64)
 
 
 def save_reference(weights: str, genuine_scores: list[float], data: str) -> Path:
@@ -218,6 +237,7 @@ def save_thresholds(weights: str, calibration: Calibration) -> Path:
     config = json.loads(path.read_text())
     config["tau2"] = calibration.tau2
     config["tau1"] = calibration.tau1
+    config["mask_sigma"] = calibration.mask_sigma
     config.setdefault("extra", {})["calibration"] = calibration.to_dict()
     if calibration.int8_ranges is not None:
         n = calibration.n_fake + calibration.n_genuine

@@ -169,7 +169,8 @@ class EvalResult:
             + (f" split `{d['split']}`" if d.get("split") else "")
             + f", face crop: {d.get('face_crop')}",
             f"- thresholds: tau1={t['tau1']:.3f}, tau2={t['tau2']:.3f} ({t.get('origin', '')}); a pixel is "
-            f"manipulated above {t.get('pixel', 0.5):.3f} of the map",
+            f"manipulated above {t.get('pixel', 0.5):.3f} of the map"
+            + (f" smoothed with sigma {t['mask_sigma']:g} px" if t.get("mask_sigma") else ""),
             f"- images: {self.counts['evaluated']} evaluated ({self.counts['fake']} fake, "
             f"{self.counts['genuine']} genuine) of {self.counts['records']}; "
             f"{len(self.skipped)} skipped",

@@ -47,6 +47,9 @@ class WeightsConfig:
     # paper's 0.5; `fakeseg eval --calibrate` may pick another: BCE on small masks gives shy probabilities)
     tau1: float = 0.5
     tau2: float = 0.5  # image threshold on the mean of the mask (Eq. 6)
+    # seg: Gaussian smoothing (px at input_size) of the probability map before tau1; 0 = the paper's read-out
+    # (models.base.smooth_maps; picked with tau1 by `fakeseg eval --calibrate`)
+    mask_sigma: float = 0.0
     training_data: str = ""
     metrics: dict = field(default_factory=dict)
     license: str = ""
