@@ -126,6 +126,8 @@ def main(tag: str) -> None:
     init = cfg["extra"].get("recipe", {}).get("init")
     origin = f"fine-tuned from `{init}`" if init else "from scratch"
     strength = _verdict_strength(cfg, results / "verdict_strength.json")
+    smoothing = (f", on the probability map smoothed by a Gaussian of sigma {cfg['mask_sigma']:g} px"
+                 if cfg.get("mask_sigma") else "")
     evaluated = [(name, label) for name, label in EVALUATIONS if (results / name / "metrics.json").is_file()]
     summary = "\n".join(row for name, label in evaluated for row in _rows(label, results / name / "metrics.json"))
     details = "\n\n".join(f"### {label}\n\n{_tables(results / name / 'metrics.md')}" for name, label in evaluated)
@@ -134,7 +136,7 @@ def main(tag: str) -> None:
 > **License: {cfg['license']}.**
 
 {cfg['arch'].upper()} ({kind}), {origin}, input {cfg['input_size']} px face crops (face box x{cfg['crop_scale']:g},
-square, reflect padding), thresholds tau1 = {cfg['tau1']:.3f} (the pixel threshold) and
+square, reflect padding), thresholds tau1 = {cfg['tau1']:.3f} (the pixel threshold{smoothing}) and
 tau2 = {cfg["tau2"]:.4f} (Eq. 6), picked by `fakeseg eval --calibrate` (on what: see Training), never on the
 evaluation rows.{default}{int8}
 
