@@ -76,6 +76,20 @@ def test_config_without_checksum_is_refused(tmp_path):
         load_model(folder)
 
 
+@pytest.mark.parametrize("sigma", ["12", -1.0, 1e9, True])
+def test_a_mangled_mask_sigma_is_an_unreadable_config(tmp_path, sigma):
+    """A hand-edited config must fail when loaded (one WeightsError line), not as a traceback mid-run."""
+    folder = save_checkpoint(_trained_like("fn3", "seg"), tmp_path / "ckpt", WeightsConfig(arch="fn3"))
+    cfg = json.loads((folder / CONFIG_NAME).read_text())
+    cfg["mask_sigma"] = sigma
+    (folder / CONFIG_NAME).write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match="unreadable config.*mask_sigma"):
+        load_model(folder)
+    cfg.pop("mask_sigma")  # configs written before mask_sigma existed: the paper's read-out
+    (folder / CONFIG_NAME).write_text(json.dumps(cfg))
+    assert load_model(folder)[1].mask_sigma == 0.0
+
+
 def test_weights_of_another_architecture_are_refused(tmp_path):
     folder = save_checkpoint(_trained_like("fn3", "seg"), tmp_path / "ckpt", WeightsConfig(arch="fn3"))
     cfg = json.loads((folder / CONFIG_NAME).read_text())

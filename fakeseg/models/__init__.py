@@ -8,6 +8,5 @@ from .base import FakeSegNet, scores_and_maps, smooth_maps
 __all__ = [
     "TASKS", "FakeSegNet", "WeightsConfig", "arch_info", "canonical_name", "create_model", "list_models",
     "WeightsError", "default_weights", "load_model", "register_model", "resolve_weights", "save_checkpoint",
-    "scores_and_maps",
-    "smooth_maps",
+    "scores_and_maps", "smooth_maps",
 ]

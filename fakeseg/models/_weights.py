@@ -70,6 +70,9 @@ class WeightsConfig:
         for key in ("mean", "std"):
             if key in known:
                 known[key] = tuple(known[key])
+        sigma = known.get("mask_sigma", 0.0)
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 <= sigma <= 64:
+            raise TypeError(f"mask_sigma must be a number of pixels in [0, 64], not {sigma!r}")
         return cls(**known)
 
     def to_dict(self) -> dict:
