@@ -31,7 +31,7 @@ def main(weights: str, pool: str) -> None:
     for batch in batches(iter_samples(plan_data(pool, None).items, cfg.input_size, cfg.crop_scale, False, True), 16):
         x = to_tensor([s.image for s in batch], cfg.mean, cfg.std)
         with torch.no_grad():
-            score, maps = scores_and_maps(loaded.model, x)
+            score, maps = scores_and_maps(loaded.model, x, mask_sigma=cfg.mask_sigma)  # the read-out eval uses
         for i, s in enumerate(batch):
             if s.record.label != 1:
                 continue
@@ -42,7 +42,8 @@ def main(weights: str, pool: str) -> None:
             hull.append([(painted & truth).sum(), (painted & ~truth).sum(), (~painted & truth).sum()])
     s, m, model, hull = np.array(scores), np.array(methods), np.array(model), np.array(hull)
     top = s >= np.median(s)
-    print(f"{weights} on {pool} ({len(s)} fakes), pixels at tau1 {cfg.tau1:.2f}: Fg-IoU model / face hull")
+    print(f"{weights} on {pool} ({len(s)} fakes), pixels at tau1 {cfg.tau1:.2f}, map smoothing "
+          f"{cfg.mask_sigma:g} px: Fg-IoU model / face hull")
     for name, rows in [("all fakes", s == s), (f"called fake (score >= tau2 {cfg.tau2:.3f})", s >= cfg.tau2),
                        ("top half by score", top), ("bottom half", ~top),
                        *((f"top half, {f}", top & (m == f)) for f in sorted(set(methods)))]:
