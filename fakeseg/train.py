@@ -205,9 +205,11 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
     step, history, best, carry = 0, [], None, {"loss_sum": 0.0, "loss_steps": 0}
+    elapsed_before = 0.0  # wall time of the run's earlier sessions, up to their last checkpoint
     if resume:
         info = load_state(run, model, optimizer)
         step, history, best, carry = info["step"], info["history"], info["best"], info["carry"]
+        elapsed_before = float(info.get("elapsed_s", 0.0))  # states written before stop 18 lack it
         if info.get("world", 1) != d.world:
             raise TrainError(
                 f"{run}: was trained on {info.get('world', 1)} process(es), not {d.world}; resume it "
@@ -254,6 +256,10 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
     pos_weight = None if config.pos_weight is None else torch.tensor(config.pos_weight, device=device)
     deadline = None if config.max_minutes is None else start_time + 60.0 * config.max_minutes
 
+    def elapsed() -> float:
+        """Wall seconds of the whole run, counted across --resume (time lost after a kill is not)."""
+        return round(elapsed_before + time.monotonic() - start_time, 1)
+
     def weights_config(metrics: dict) -> WeightsConfig:
         return WeightsConfig(
             arch=config.arch,
@@ -295,6 +301,7 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
                 "carry": carry,
                 "steps_per_epoch": spe,
                 "world": d.world,
+                "elapsed_s": elapsed(),
             },
         )
         emit(TrainEvent("checkpoint", step=step, total_steps=total, run=run))
@@ -363,7 +370,7 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
                 "step": step,
                 "train_loss": carry["loss_sum"] / max(carry["loss_steps"], 1),
                 "images_per_s": round(rate, 1),
-                "elapsed_s": round(time.monotonic() - start_time, 1),
+                "elapsed_s": elapsed(),
             }
             carry = {"loss_sum": 0.0, "loss_steps": 0}
             if val_loader is not None and d.is_main:

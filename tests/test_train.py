@@ -163,8 +163,17 @@ def test_resume_can_extend_and_refuses_a_fresh_start_over_a_run(crops, tmp_path)
     run = fit(config(crops, tmp_path / "run", steps=2, epoch_size=4))
     with pytest.raises(ValueError, match="already holds a run"):
         fit(config(crops, tmp_path / "run", steps=2, epoch_size=4))
+    state_file = run / "resume" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["elapsed_s"] = 1000.0  # as if the first session had trained for 1000 s before the interrupt
+    state_file.write_text(json.dumps(state))
     fit(resume_config(run, steps=3), resume=True)
-    assert json.loads((run / "resume" / "state.json").read_text())["step"] == 3
+    state = json.loads(state_file.read_text())
+    assert state["step"] == 3
+    # wall time goes on from the interrupted session's, in the metrics and in the state
+    rows_after = [r["elapsed_s"] >= 1000.0 for r in state["history"]]
+    assert rows_after[-1] and not any(rows_after[:-1])
+    assert state["elapsed_s"] >= 1000.0
 
 
 def test_max_minutes_stops_with_a_checkpoint(crops, tmp_path):
