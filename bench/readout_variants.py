@@ -1,0 +1,94 @@
+"""Would another read-out of the same probability maps give better masks? Scored on a CALIBRATION set only, by
+the rule `fakeseg eval --calibrate` uses (mIoU over every pixel of fake and genuine crops), each variant at its
+best tau1 on the calibration grid, beside the fakes' Fg-IoU, precision and recall and the genuine pixels flagged.
+
+Variants: the Gaussian smoothing `calibrate` picks from (sigma up to 32 px); a per-image relative threshold (a
+pixel must also reach a share of its map's maximum); zeroing the mask of an image judged real (score < tau2, as
+CAM does in the paper's Fig. 2); filling the holes of the thresholded mask.
+
+    .venv/bin/python bench/readout_variants.py vgg5.rendered_video_ft runs/calib_video/manifest.csv
+"""
+
+from __future__ import annotations
+
+import sys
+
+import cv2
+import numpy as np
+import torch
+
+from fakeseg.data.transforms import to_tensor
+from fakeseg.evaluation.calibrate import TAU1_GRID
+from fakeseg.evaluation.crops import iter_samples
+from fakeseg.evaluation.inputs import batches, load_for_eval, plan_data
+from fakeseg.models import scores_and_maps, smooth_maps
+
+
+def fill_holes(binary: np.ndarray) -> np.ndarray:
+    """Background not reachable from the crop's border becomes foreground."""
+    flood = binary.astype(np.uint8)
+    cv2.floodFill(flood, np.zeros((flood.shape[0] + 2, flood.shape[1] + 2), np.uint8), (0, 0), 1)
+    return binary | (flood == 0)
+
+
+def counts(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    tp = np.count_nonzero(pred & truth)
+    fp, fn = np.count_nonzero(pred) - tp, np.count_nonzero(truth) - tp
+    return np.array([tp, fp, fn, truth.size - tp - fp - fn], np.int64)
+
+
+def summary(c: np.ndarray) -> dict:
+    """c: (2, 4) counts of genuine (row 0) and fake (row 1) crops."""
+    tp, fp, fn, tn = c.sum(0)
+    f = c[1]
+    return {
+        "miou": (tp / (tp + fp + fn) + tn / (tn + fp + fn)) / 2,
+        "fg_iou": f[0] / f[:3].sum(),
+        "precision": f[0] / max(f[0] + f[1], 1),
+        "recall": f[0] / max(f[0] + f[2], 1),
+        "genuine_flagged": c[0][1] / c[0].sum(),
+    }
+
+
+def main(weights: str, data: str) -> None:
+    loaded = load_for_eval(weights, torch.device("cpu"))
+    cfg = loaded.config
+    probs, truths, labels, scores = [], [], [], []
+    for batch in batches(iter_samples(plan_data(data, None).items, cfg.input_size, cfg.crop_scale, False, True), 16):
+        x = to_tensor([s.image for s in batch], cfg.mean, cfg.std)
+        with torch.no_grad():
+            score, prob = scores_and_maps(loaded.model, x)  # raw maps, no smoothing
+        probs.append(prob)
+        scores += score.tolist()
+        truths += [s.mask.astype(bool) for s in batch]
+        labels += [s.record.label for s in batch]
+    prob, labels, judged_fake = torch.cat(probs), np.array(labels), np.array(scores) >= cfg.tau2
+    smoothed = {sigma: smooth_maps(prob, sigma).numpy() for sigma in (0, 8, 12, 16, 24, 32)}
+    variants = {f"gaussian sigma {s:g}": (lambda t, m=m: m > t) for s, m in smoothed.items()}
+    base = smoothed[cfg.mask_sigma] if cfg.mask_sigma in smoothed else smooth_maps(prob, cfg.mask_sigma).numpy()
+    peak = base.reshape(len(base), -1).max(1)[:, None, None]
+    for share in (0.3, 0.4, 0.5, 0.6):
+        variants[f"sigma {cfg.mask_sigma:g}, also >= {share:.0%} of the map's max"] = (
+            lambda t, share=share: (base > t) & (base >= share * peak))
+    variants[f"sigma {cfg.mask_sigma:g}, empty when judged real"] = lambda t: (base > t) & judged_fake[:, None, None]
+    variants[f"sigma {cfg.mask_sigma:g}, holes filled"] = lambda t: np.stack([fill_holes(b) for b in base > t])
+    print(f"{weights} on {data} ({int((labels == 1).sum())} fake, {int((labels == 0).sum())} genuine crops), "
+          f"checkpoint: tau1 {cfg.tau1:.2f}, sigma {cfg.mask_sigma:g}")
+    print(f"{'read-out':48s} {'tau1':>5s} {'mIoU':>7s} {'fake Fg':>7s} {'prec':>6s} {'recall':>6s} {'gen flag':>8s}")
+    for name, predict in variants.items():
+        best = None
+        for tau1 in TAU1_GRID:
+            pred = predict(tau1)
+            c = np.zeros((2, 4), np.int64)
+            for p, t, y in zip(pred, truths, labels):
+                c[int(y)] += counts(p, t)
+            row = summary(c)
+            if best is None or row["miou"] > best[1]["miou"]:
+                best = (tau1, row)
+        tau1, r = best
+        print(f"{name:48s} {tau1:5.2f} {r['miou']:7.4f} {r['fg_iou']:7.3f} {r['precision']:6.3f} "
+              f"{r['recall']:6.3f} {r['genuine_flagged']:8.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
