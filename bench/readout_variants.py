@@ -80,7 +80,7 @@ def main(weights: str, data: str) -> None:
         for tau1 in TAU1_GRID:
             pred = predict(tau1)
             c = np.zeros((2, 4), np.int64)
-            for p, t, y in zip(pred, truths, labels):
+            for p, t, y in zip(pred, truths, labels, strict=True):
                 c[int(y)] += counts(p, t)
             row = summary(c)
             if best is None or row["miou"] > best[1]["miou"]:

@@ -22,7 +22,8 @@ from .crops import iter_samples
 from .inputs import EvalError, ProgressFn, SkipFn, batches, load_for_eval, pick_device, plan_data
 
 TAU1_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # pixel thresholds tried by calibrate()
-MASK_SIGMA_GRID = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0)  # seg: map smoothings tried with them (px; models.smooth_maps)
+# seg: map smoothings tried with them (px; models.smooth_maps)
+MASK_SIGMA_GRID = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 
 
 @dataclass
