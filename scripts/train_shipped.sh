@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Trains the shipped weights (fn3 / vgg5, seg and cls) on forgeries synthesised from the face bank.
 # Made for one lent GPU machine (16 cores, one H100, ~8 minutes), but runs anywhere at a smaller scale:
-#   BUDGET_S=480 N_TRAIN=60000 [LR=3e-4] [LOSS=bce+dice] [CAPTURED=1] [RENDERED=1] [FINISHES=smooth,none] [DEGRADATION=video] scripts/train_shipped.sh BANK OUTDIR
+#   BUDGET_S=480 N_TRAIN=60000 [LR=3e-4] [LOSS=bce+dice] [CAPTURED=1] [RENDERED=1] [FINISHES=smooth,none] [DEGRADATION=video] \
+#   [RUNS="fn3:seg vgg5:seg unet4x:seg vgg5:cls"] scripts/train_shipped.sh BANK OUTDIR
 # 1. one pool of synthetic training crops (train identities) and one of validation crops (held-out identities),
-# 2. four trainings at once on the same pool (`fakeseg train`, the paper's Adam 1e-3 / batch 64 recipe),
+# 2. the RUNS trainings (four by default) at once on the same pool (`fakeseg train`, the paper's Adam 1e-3 / batch 64 recipe),
 #    each stopped cleanly by --max-minutes so the whole script ends inside BUDGET_S,
 # 3. the run folders (checkpoints, metrics, plots, logs) packed into OUTDIR/runs_{best,last}.tgz.
 set -uo pipefail
@@ -19,6 +20,7 @@ FINISHES=${FINISHES:-}  # e.g. smooth,none: re-rendered regions without texture 
 RENDERED=${RENDERED:-0}  # 1: every family re-renders what it changes (docs/synth.md)
 DEGRADATION=${DEGRADATION:-upload}  # video: source texture and degradation calibrated on genuine video (docs/synth.md)
 SYNTH_OPTS="$([ "$CAPTURED" = 1 ] && echo "--captured") $([ "$RENDERED" = 1 ] && echo "--rendered") ${FINISHES:+--finishes $FINISHES} --degradation $DEGRADATION"
+RUNS=${RUNS:-"fn3:seg vgg5:seg fn3:cls vgg5:cls"}  # arch:task pairs trained at once on the same pool
 WORK=${WORK:-/tmp/fakeseg_shipped}
 CORES=$(nproc)
 START=$(date +%s)
@@ -53,7 +55,7 @@ CLS_MIN=$($PY -c "print(round(max(0.1, 0.45 * $LEFT_S / 60), 2))")
 WORKERS=$(( CORES >= 8 ? (CORES - 4) / 4 : 1 ))
 PIDS=()
 say "training: seg ${SEG_MIN} min, cls ${CLS_MIN} min, $WORKERS loader workers each"
-for run in fn3:seg vgg5:seg fn3:cls vgg5:cls; do
+for run in $RUNS; do
   arch=${run%:*}; task=${run#*:}
   minutes=$([ "$task" = seg ] && echo "$SEG_MIN" || echo "$CLS_MIN")
   loss=$([ "$task" = seg ] && echo "$LOSS" || echo bce)
@@ -69,7 +71,8 @@ if command -v nvidia-smi >/dev/null; then  # GPU load while the four runs share 
 fi
 wait "${PIDS[@]}"
 [ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null
-for run in fn3-seg vgg5-seg fn3-cls vgg5-cls; do
+for pair in $RUNS; do
+  run=${pair/:/-}
   mkdir -p "$WORK/runs/$run"; cp "$WORK/$run.log" "$WORK/runs/$run/train.log" 2>/dev/null
   say "$run: $(tail -c 400 "$WORK/$run.log" | tr '\r' '\n' | grep -v '^\s*$' | tail -2 | tr '\n' ' ')"
 done
