@@ -209,7 +209,7 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
     if resume:
         info = load_state(run, model, optimizer)
         step, history, best, carry = info["step"], info["history"], info["best"], info["carry"]
-        elapsed_before = float(info.get("elapsed_s", 0.0))  # states written before stop 18 lack it
+        elapsed_before = info["elapsed_s"]
         if info.get("world", 1) != d.world:
             raise TrainError(
                 f"{run}: was trained on {info.get('world', 1)} process(es), not {d.world}; resume it "

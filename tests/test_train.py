@@ -174,6 +174,10 @@ def test_resume_can_extend_and_refuses_a_fresh_start_over_a_run(crops, tmp_path)
     rows_after = [r["elapsed_s"] >= 1000.0 for r in state["history"]]
     assert rows_after[-1] and not any(rows_after[:-1])
     assert state["elapsed_s"] >= 1000.0
+    state["elapsed_s"] = "an hour"  # a mangled state is one clear error, not a traceback
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="cannot resume"):
+        fit(resume_config(run, steps=4), resume=True)
 
 
 def test_max_minutes_stops_with_a_checkpoint(crops, tmp_path):

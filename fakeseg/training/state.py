@@ -91,6 +91,10 @@ def load_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
         )
     try:
         info = json.loads((folder / "state.json").read_text())
+        missing = [k for k in ("step", "history", "best", "carry", "rng", "optimizer") if k not in info]
+        if missing:
+            raise KeyError(f"state.json lacks {', '.join(missing)}")
+        info["elapsed_s"] = float(info.get("elapsed_s", 0.0))  # wall time so far; states before stop 18 lack it
         model.load_state_dict(load_file(str(folder / "model.safetensors")))
         device = next(model.parameters()).device
         tensors = {
@@ -98,7 +102,7 @@ def load_state(run: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
             for k, v in load_file(str(folder / "optimizer.safetensors")).items()
         }
         optimizer.load_state_dict(_optimizer_join(tensors, info["optimizer"]))
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise TrainError(f"{folder}: cannot resume ({first})") from None
     if info.get("version") != STATE_VERSION:
