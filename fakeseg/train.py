@@ -170,6 +170,7 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
     if not resume and (run / RESUME_DIR).exists():
         raise TrainError(f"{run}: already holds a run; continue it with --resume {run} or pick another --out")
     config.out = str(run)
+    created = d.is_main and not run.exists()
     if d.is_main:
         try:
             run.mkdir(parents=True, exist_ok=True)  # train_config.json only once the data is usable (below)
@@ -179,14 +180,19 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
 
     torch.manual_seed(config.seed)  # the initial weights depend on the seed only
     emit(TrainEvent("prepare", message="preparing data", run=run))
-    data = build_data(
-        config,
-        run,
-        d,
-        on_progress=lambda what, n, total: emit(
-            TrainEvent("prepare", step=n, total_steps=total, message=what, run=run)
-        ),
-    )
+    try:
+        data = build_data(
+            config,
+            run,
+            d,
+            on_progress=lambda what, n, total: emit(
+                TrainEvent("prepare", step=n, total_steps=total, message=what, run=run)
+            ),
+        )
+    except Exception:
+        if created and not any(run.iterdir()):  # unusable data: leave no empty run folder behind
+            run.rmdir()
+        raise
     for note in data.notes:
         emit(TrainEvent("note", message=note, run=run))
     if d.is_main:

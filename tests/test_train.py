@@ -313,6 +313,8 @@ def test_cli_bad_input_is_one_error_line(args, message, crops, tmp_path):
     assert message in result.output
     assert "Traceback" not in result.output
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
+    if message == "no such manifest":  # unusable data leaves no empty run folder behind
+        assert not (tmp_path / "run").exists()
 
 
 def test_init_starts_from_the_given_weights(crops, tmp_path):
