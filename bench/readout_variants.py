@@ -21,6 +21,7 @@ from fakeseg.data.transforms import to_tensor
 from fakeseg.evaluation.calibrate import TAU1_GRID
 from fakeseg.evaluation.crops import iter_samples
 from fakeseg.evaluation.inputs import batches, load_for_eval, plan_data
+from fakeseg.metrics import ConfusionMatrix
 from fakeseg.models import scores_and_maps, smooth_maps
 
 
@@ -31,22 +32,18 @@ def fill_holes(binary: np.ndarray) -> np.ndarray:
     return binary | (flood == 0)
 
 
-def counts(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    tp = np.count_nonzero(pred & truth)
-    fp, fn = np.count_nonzero(pred) - tp, np.count_nonzero(truth) - tp
-    return np.array([tp, fp, fn, truth.size - tp - fp - fn], np.int64)
-
-
-def summary(c: np.ndarray) -> dict:
-    """c: (2, 4) counts of genuine (row 0) and fake (row 1) crops."""
-    tp, fp, fn, tn = c.sum(0)
-    f = c[1]
+def summary(genuine: ConfusionMatrix, fake: ConfusionMatrix) -> dict:
+    """The calibration rule's mIoU (every pixel, fake and genuine crops), and the fakes' side of it."""
+    both = ConfusionMatrix()
+    both += genuine
+    both += fake
+    c = fake.counts
     return {
-        "miou": (tp / (tp + fp + fn) + tn / (tn + fp + fn)) / 2,
-        "fg_iou": f[0] / f[:3].sum(),
-        "precision": f[0] / max(f[0] + f[1], 1),
-        "recall": f[0] / max(f[0] + f[2], 1),
-        "genuine_flagged": c[0][1] / c[0].sum(),
+        "miou": both.miou,
+        "fg_iou": fake.fg_iou,
+        "precision": c["tp"] / max(c["tp"] + c["fp"], 1),
+        "recall": c["tp"] / max(c["tp"] + c["fn"], 1),
+        "genuine_flagged": genuine.flagged,
     }
 
 
@@ -79,10 +76,10 @@ def main(weights: str, data: str) -> None:
         best = None
         for tau1 in TAU1_GRID:
             pred = predict(tau1)
-            c = np.zeros((2, 4), np.int64)
+            tally = {0: ConfusionMatrix(), 1: ConfusionMatrix()}  # by the crop's label
             for p, t, y in zip(pred, truths, labels, strict=True):
-                c[int(y)] += counts(p, t)
-            row = summary(c)
+                tally[int(y)].update(target=t, pred=p)
+            row = summary(tally[0], tally[1])
             if best is None or row["miou"] > best[1]["miou"]:
                 best = (tau1, row)
         tau1, r = best
