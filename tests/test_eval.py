@@ -320,7 +320,10 @@ class _ShySeg(torch.nn.Module):
     arch, task = "fn3", "seg"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        prob = torch.full((x.shape[0], 1, SIZE, SIZE), 0.02)
+        # a per-crop offset (< 0.005, far below any threshold) keeps scores apart: with all scores tied, their
+        # order, and so AUC, hung on rounding that varies between runs under load
+        offset = 0.005 * torch.sigmoid(x.mean(dim=(1, 2, 3)))[:, None, None, None]
+        prob = torch.full((x.shape[0], 1, SIZE, SIZE), 0.02) + offset
         prob[..., 16:32, 16:32] = 0.3
         return torch.logit(prob)
 
