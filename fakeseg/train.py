@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -161,6 +162,16 @@ def _init_state(config: TrainConfig) -> dict[str, torch.Tensor]:
     return init.state_dict()
 
 
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None when `path` exists)."""
+    missing = None
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            return missing
+        missing = folder
+    return missing
+
+
 def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device) -> Path:
     start_time = time.monotonic()
     init_state = _init_state(config) if config.init and not resume else None  # fail before any data work
@@ -170,7 +181,8 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
     if not resume and (run / RESUME_DIR).exists():
         raise TrainError(f"{run}: already holds a run; continue it with --resume {run} or pick another --out")
     config.out = str(run)
-    created = d.is_main and not run.exists()
+    # the outermost folder this call creates (--out a/b may create a too): removed again if the data is unusable
+    created = _first_missing(run) if d.is_main else None
     if d.is_main:
         try:
             run.mkdir(parents=True, exist_ok=True)  # train_config.json only once the data is usable (below)
@@ -190,8 +202,8 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
             ),
         )
     except Exception:
-        if created and not any(run.iterdir()):  # unusable data: leave no empty run folder behind
-            run.rmdir()
+        if created is not None:  # unusable data: leave no run folder (nor its face-box cache) behind
+            shutil.rmtree(created, ignore_errors=True)
         raise
     for note in data.notes:
         emit(TrainEvent("note", message=note, run=run))

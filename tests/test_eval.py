@@ -343,6 +343,32 @@ def test_seg_pixel_threshold_is_calibrated_and_used_by_eval(crops):
     assert calibrated.columns["model"]["fakes"]["auc"] == at_half.columns["model"]["fakes"]["auc"]  # Eq. 6 unchanged
 
 
+class _RampCls(torch.nn.Module):
+    """A cls model whose class map M peaks on the manipulated square and falls off around it, so that each
+    tau1 gives a different CAM mask, and whose image score follows the crop's brightness."""
+
+    arch, task = "fn3", "cls"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        yy, xx = torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij")
+        ramp = -((yy - 2.2) ** 2 + (xx - 2.9) ** 2).sqrt()  # 8x8 cells of 8 px; the square is cells 2-3
+        return ramp + 1.5 + 40 * x.mean(dim=(1, 2, 3))[:, None, None, None]
+
+
+def test_cls_calibration_reports_the_miou_that_eval_then_prints(crops):
+    """calibrate counts pixels its own way (every tau1 in one pass); the figure it reports and picks by must be
+    the one eval gives at the picked thresholds, including fakes judged real (an empty mask)."""
+    ramp = (_RampCls(), WeightsConfig(arch="fn3", task="cls", input_size=SIZE))
+    # no genuine crop called fake: tau2 then lies above 3 of the 4 fakes, whose masks must count as empty
+    cal = calibrate(ramp, crops, face_crop=False, device="cpu", target_fpr=0.0)
+    at = evaluate(ramp, crops, face_crop=False, references=False, device="cpu", tau1=cal.tau1, tau2=cal.tau2)
+    assert at.columns["model"]["fakes"]["accuracy"] == 0.25
+    assert cal.miou == pytest.approx(at.columns["model"]["fakes"]["miou"], abs=1e-12)
+    for tau1 in (cal.tau1 - 0.05, cal.tau1 + 0.05):  # its neighbours on the grid do worse: a true maximum
+        other = evaluate(ramp, crops, face_crop=False, references=False, device="cpu", tau1=tau1, tau2=cal.tau2)
+        assert other.columns["model"]["fakes"]["miou"] < cal.miou
+
+
 class _SpeckledSeg(torch.nn.Module):
     """A seg model whose evidence is scattered: it hits one pixel in four of the manipulated square (as a
     small receptive field does inside a swapped face) and one stray pixel elsewhere."""

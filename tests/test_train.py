@@ -391,6 +391,11 @@ def test_unusable_data_leaves_no_run_config(tmp_path):
     manifest = tmp_path / "frames.csv"
     manifest.write_text("image,mask,label,method\nwall.png,,0,pristine\n")
     result = CliRunner().invoke(app, ["train", "--arch", "fn3", "--data", str(manifest), "--steps", "2",
-                                      "--out", str(tmp_path / "run")])
+                                      "--out", str(tmp_path / "runs" / "run")])
     assert result.exit_code == 1 and "no face found" in result.output
-    assert not (tmp_path / "run" / "train_config.json").exists()
+    # neither the run folder (with its face-box cache) nor the parent that --out created is left behind
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made is theirs: only what the call created goes
+    result = CliRunner().invoke(app, ["train", "--arch", "fn3", "--data", str(manifest), "--steps", "2",
+                                      "--out", str(tmp_path / "mine" / "run")])
+    assert result.exit_code == 1 and (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "run").exists()

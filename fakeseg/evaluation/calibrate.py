@@ -118,13 +118,12 @@ def calibrate(
         scores += score.cpu().tolist()
         labels += [s.record.label for s in batch]
         if is_cls:
-            maps = [
-                scores_and_maps(_Replay(out, cfg.task), x, t, 0.0)[1].cpu().numpy() > 0.5 for t in TAU1_GRID
-            ]
+            # one binary CAM mask per tau1 (Eq. 4), each counted as evaluation does: a pixel is fake above 0.5
+            maps = [scores_and_maps(_Replay(out, cfg.task), x, t, 0.0)[1].cpu().numpy() for t in TAU1_GRID]
             for i, s in enumerate(batch):
                 if s.record.label == 1:
                     truth = s.mask.astype(bool)
-                    per_image.append(np.array([_counts(m[i], truth) for m in maps], np.int64)[None])
+                    per_image.append(np.concatenate([_counts_per_threshold(m[i], truth, (0.5,)) for m in maps])[None])
         else:
             prob = scores_and_maps(_Replay(out, cfg.task), x)[1]
             smoothed = [smooth_maps(prob, sigma).cpu().numpy() for sigma in sigmas]
@@ -181,16 +180,12 @@ def _tau2_at_false_alarm_rate(genuine_scores: np.ndarray, rate: float) -> float:
     return float(np.nextafter(ordered[len(ordered) - allowed - 1], np.inf))
 
 
-def _counts(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int, int]:
-    tp = int(np.count_nonzero(pred & truth))
-    fp = int(np.count_nonzero(pred)) - tp
-    fn = int(np.count_nonzero(truth)) - tp
-    return tp, fp, fn, truth.size - tp - fp - fn
+def _counts_per_threshold(prob: np.ndarray, truth: np.ndarray, thresholds=TAU1_GRID) -> np.ndarray:
+    """(len(thresholds), 4) tp, fp, fn, tn of `prob > t` for every (ascending) threshold t, in one pass.
 
-
-def _counts_per_threshold(prob: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """(len(TAU1_GRID), 4) tp, fp, fn, tn of `prob > tau1` for every tau1 of the grid, in one pass."""
-    grid = np.asarray(TAU1_GRID, prob.dtype)
+    `>` is evaluation's rule for every model (evaluation.tally): a seg map's probability against tau1, a cls
+    map (already 1{M >= tau1}, Eq. 4) against 0.5."""
+    grid = np.asarray(thresholds, prob.dtype)
     exceeded = np.searchsorted(grid, prob.ravel(), side="left")  # how many thresholds each pixel is above
     t = truth.ravel()
 
