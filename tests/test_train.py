@@ -291,6 +291,18 @@ def test_cli_trains_and_writes_a_run(crops, tmp_path):
     assert "no validation data" in result.output and "run folder" in result.output
 
 
+def test_cli_prints_plain_progress_lines_where_no_bar_can_be_drawn(crops, tmp_path, monkeypatch):
+    """In a log file rich draws no bar, so a background run would say nothing between epochs."""
+    import sys
+
+    monkeypatch.setattr(sys.modules["fakeseg.cli.train"], "PLAIN_LINE_EVERY_S", 0.0)
+    result = CliRunner().invoke(app, ["train", "--arch", "fn3", "--data", str(crops), "--steps", "3",
+                                      "--batch-size", "4", "--workers", "0", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("step ")]
+    assert lines and lines[-1].startswith("step 3/3  epoch") and "img/s" in lines[-1], result.output
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

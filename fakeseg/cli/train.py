@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +25,9 @@ from ..data.records import ManifestError
 from ..models._weights import WeightsError
 from ..train import TrainConfig, TrainError, TrainEvent, fit, resume_config
 from ._common import ArchOpt, BatchOpt, DeviceOpt, console, fail, warn
+
+# where no live bar can be drawn (output to a log file, a batch job), a plain progress line this often
+PLAIN_LINE_EVERY_S = 60.0
 
 RunOpt = Annotated[
     Path | None, typer.Option("--resume", help="Continue the run in this folder after an interrupt.")
@@ -197,6 +202,9 @@ class _ProgressView:
             console=console,
         )
         self.task = None
+        self.plain = not console.is_terminal  # rich draws no bar then: nothing would show between epochs
+        self._last_line = time.monotonic()
+        self._first: tuple[float, int] | None = None  # (time, step) of the first step seen: the ETA's rate
 
     def __enter__(self):
         return self
@@ -221,6 +229,8 @@ class _ProgressView:
                 completed=e.step,
                 info=f"epoch {e.epoch:.2f} loss {e.loss:.4f} {e.images_per_s:.0f} img/s",
             )
+            if self.plain:
+                self._plain_line(e)
         elif e.kind == "val":
             m = e.metrics
             parts = [f"epoch {m['epoch']:g}", f"step {m['step']}", f"train loss {m['train_loss']:.4f}"]
@@ -233,6 +243,22 @@ class _ProgressView:
                 if m.get(key) is not None:
                     parts.append(f"{label} {m[key]:.4f}")
             self.bar.console.print("  ".join(parts))
+
+    def _plain_line(self, e: TrainEvent) -> None:
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, e.step)
+        if now - self._last_line < PLAIN_LINE_EVERY_S:
+            return
+        self._last_line = now
+        t0, s0 = self._first
+        rate = (e.step - s0) / max(now - t0, 1e-9)  # steps/s of this session (a resumed run restarts it)
+        eta = f"  ETA {timedelta(seconds=round((e.total_steps - e.step) / rate))}" if rate > 0 else ""
+        console.print(
+            f"step {e.step}/{e.total_steps}  epoch {e.epoch:.2f}  loss {e.loss:.4f}  "
+            f"{e.images_per_s:.1f} img/s{eta}",
+            highlight=False,
+        )
 
     def _task(self, description: str, total: int) -> None:
         self.bar.start()
