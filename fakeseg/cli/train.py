@@ -204,7 +204,6 @@ class _ProgressView:
         self.task = None
         self.plain = not console.is_terminal  # rich draws no bar then: nothing would show between epochs
         self._last_line = time.monotonic()
-        self._first: tuple[float, int] | None = None  # (time, step) of the first step seen: the ETA's rate
 
     def __enter__(self):
         return self
@@ -246,14 +245,11 @@ class _ProgressView:
 
     def _plain_line(self, e: TrainEvent) -> None:
         now = time.monotonic()
-        if self._first is None:
-            self._first = (now, e.step)
         if now - self._last_line < PLAIN_LINE_EVERY_S:
             return
         self._last_line = now
-        t0, s0 = self._first
-        rate = (e.step - s0) / max(now - t0, 1e-9)  # steps/s of this session (a resumed run restarts it)
-        eta = f"  ETA {timedelta(seconds=round((e.total_steps - e.step) / rate))}" if rate > 0 else ""
+        remaining = self.bar.tasks[self.task].time_remaining  # the bar's own estimate, drawn or not
+        eta = f"  ETA {timedelta(seconds=round(remaining))}" if remaining is not None else ""
         console.print(
             f"step {e.step}/{e.total_steps}  epoch {e.epoch:.2f}  loss {e.loss:.4f}  "
             f"{e.images_per_s:.1f} img/s{eta}",
