@@ -15,7 +15,7 @@ from .._fs import atomic_write
 from ..data.records import Record
 from ..data.transforms import to_tensor
 from ..metrics import ConfusionMatrix, balanced_accuracy_at, best_threshold, false_alarm_rate
-from ..models import resolve_weights, scores_and_maps, smooth_maps
+from ..models import read_out, resolve_weights, smooth_maps
 from ..models._weights import CONFIG_NAME
 from ..models.int8 import RangeObserver
 from .crops import iter_samples
@@ -45,17 +45,6 @@ class Calibration:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "int8_ranges"}
-
-
-class _Replay(torch.nn.Module):
-    """Hands scores_and_maps a forward output computed once, so each tau1 reuses the one read-out."""
-
-    def __init__(self, out: torch.Tensor, task: str):
-        super().__init__()
-        self.out, self.task = out, task
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out
 
 
 def calibrate(
@@ -114,19 +103,17 @@ def calibrate(
                 ranges.observe(x)
             except Exception:  # an architecture FX cannot trace (control flow): no int8 for it, thresholds still
                 ranges = None
-        score, _ = scores_and_maps(_Replay(out, cfg.task), x, cfg.tau1, 0.0)
+        score, level = read_out(out, cfg.task, x.shape[-2:])  # one read-out; every threshold is counted off it
         scores += score.cpu().tolist()
         labels += [s.record.label for s in batch]
         if is_cls:
-            # one binary CAM mask per tau1 (Eq. 4), each counted as evaluation does: a pixel is fake above 0.5
-            maps = [scores_and_maps(_Replay(out, cfg.task), x, t, 0.0)[1].cpu().numpy() for t in TAU1_GRID]
+            # per fake, the binary CAM mask of every tau1 (Eq. 4: normalised M >= tau1)
+            level = level.cpu().numpy()
             for i, s in enumerate(batch):
                 if s.record.label == 1:
-                    truth = s.mask.astype(bool)
-                    per_image.append(np.concatenate([_counts_per_threshold(m[i], truth, (0.5,)) for m in maps])[None])
+                    per_image.append(_counts_per_threshold(level[i], s.mask.astype(bool), inclusive=True)[None])
         else:
-            prob = scores_and_maps(_Replay(out, cfg.task), x)[1]
-            smoothed = [smooth_maps(prob, sigma).cpu().numpy() for sigma in sigmas]
+            smoothed = [smooth_maps(level, sigma).cpu().numpy() for sigma in sigmas]
             for i, s in enumerate(batch):
                 truth = s.mask.astype(bool)
                 per_image.append(np.stack([_counts_per_threshold(m[i], truth) for m in smoothed]))
@@ -180,19 +167,22 @@ def _tau2_at_false_alarm_rate(genuine_scores: np.ndarray, rate: float) -> float:
     return float(np.nextafter(ordered[len(ordered) - allowed - 1], np.inf))
 
 
-def _counts_per_threshold(prob: np.ndarray, truth: np.ndarray, thresholds=TAU1_GRID) -> np.ndarray:
-    """(len(thresholds), 4) tp, fp, fn, tn of `prob > t` for every (ascending) threshold t, in one pass.
+def _counts_per_threshold(
+    level: np.ndarray, truth: np.ndarray, thresholds=TAU1_GRID, inclusive: bool = False
+) -> np.ndarray:
+    """(len(thresholds), 4) tp, fp, fn, tn of `level > t` (`>=` when inclusive) for every ascending t, in one pass.
 
-    `>` is evaluation's rule for every model (evaluation.tally): a seg map's probability against tau1, a cls
-    map (already 1{M >= tau1}, Eq. 4) against 0.5."""
-    grid = np.asarray(thresholds, prob.dtype)
-    exceeded = np.searchsorted(grid, prob.ravel(), side="left")  # how many thresholds each pixel is above
+    These are the rules of evaluation (evaluation.tally) and of the read-out: a seg probability is
+    manipulated above tau1; a cls pixel where its normalised CAM reaches tau1 (Eq. 4)."""
+    grid = np.asarray(thresholds, level.dtype)
+    # how many thresholds each pixel passes
+    passed = np.searchsorted(grid, level.ravel(), side="right" if inclusive else "left")
     t = truth.ravel()
 
-    def above(levels: np.ndarray) -> np.ndarray:  # pixels above each threshold k: exceeded > k
+    def above(levels: np.ndarray) -> np.ndarray:  # pixels passing each threshold k: passed > k
         return np.bincount(levels, minlength=len(grid) + 1)[::-1].cumsum()[::-1][1:]
 
-    tp, fp = above(exceeded[t]), above(exceeded[~t])
+    tp, fp = above(passed[t]), above(passed[~t])
     n_true = int(np.count_nonzero(t))
     return np.stack([tp, fp, n_true - tp, (t.size - n_true) - fp], 1).astype(np.int64)
 

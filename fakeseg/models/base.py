@@ -50,18 +50,30 @@ def scores_and_maps(model: FakeSegNet, x: torch.Tensor, tau1: float = 0.5, tau2:
     cls: score = sigmoid(mean M); pixel map = 1{normalised M >= tau1} (Eq. 3-4), upsampled with
          nearest; all zero when the image is judged real (score < tau2), as in the paper's Fig. 2.
     """
-    out = model(x).float()
+    score, level = read_out(model(x), model.task, x.shape[-2:])
     if model.task == "seg":
+        return score, smooth_maps(level, mask_sigma)
+    binary = (level >= tau1).float() * (score >= tau2).float()[:, None, None]
+    return score, binary
+
+
+def read_out(out: torch.Tensor, task: str, size) -> tuple[torch.Tensor, torch.Tensor]:
+    """A forward output -> (score (B,), map (B,H,W) at `size`) before any threshold or smoothing.
+
+    seg: sigmoid(logits) and its mean. cls: sigmoid(mean M) (Eq. 1) and M normalised to [0, 1] per image
+    (Eq. 3), upsampled with nearest, which commutes with Eq. 4's threshold: calibration reads every tau1
+    off this one map.
+    """
+    out = out.float()
+    if task == "seg":
         prob = torch.sigmoid(out)[:, 0]
-        return prob.mean(dim=(1, 2)), smooth_maps(prob, mask_sigma)
+        return prob.mean(dim=(1, 2)), prob
     score = torch.sigmoid(FakeSegNet.image_logit(out))
     m = out[:, 0]
     lo = m.amin(dim=(1, 2), keepdim=True)
     span = (m - lo).amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
-    binary = ((m - lo) / span >= tau1).float()
-    binary = F.interpolate(binary[:, None], size=x.shape[-2:], mode="nearest")[:, 0]
-    binary = binary * (score >= tau2).float()[:, None, None]
-    return score, binary
+    level = F.interpolate(((m - lo) / span)[:, None], size=tuple(size), mode="nearest")[:, 0]
+    return score, level
 
 
 def smooth_maps(maps: torch.Tensor, sigma: float) -> torch.Tensor:
