@@ -27,7 +27,7 @@ from .data.io import BadInput, read_image
 from .data.sources import expand_sources, is_video, iter_frames, video_info
 from .data.transforms import normalize
 from .device import pick_device
-from .models import canonical_name, load_model, scores_and_maps
+from .models import arch_info, canonical_name, load_model, scores_and_maps
 from .models._weights import WeightsError, default_weights
 from .models.base import fold_batchnorm
 from .models.int8 import quantize
@@ -126,11 +126,12 @@ class Predictor:
         weights: str | Path | None = None,
         arch: str | None = None,
         device: str | None = None,
-        batch_size: int = 16,
+        batch_size: int | None = None,
         threshold: float | None = None,
         detect_every: int | None = None,
         precision: str = "auto",
     ):
+        """batch_size: faces per forward pass; None takes the architecture's (`ArchInfo.detect_batch`)."""
         self.device = pick_device(device)
         self.weights = str(weights) if weights is not None else default_weights(arch)
         self.model, self.config = load_model(self.weights, self.device)
@@ -143,7 +144,7 @@ class Predictor:
             fold_batchnorm(self.model)  # inference only: ~25 % faster FN3 on CPU (docs/benchmarks.md)
         if self.device.type in ("cpu", "cuda"):
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = max(1, int(batch_size or arch_info(self.config.arch).detect_batch))
         self.threshold = float(self.config.tau2 if threshold is None else threshold)
         self.detect_every = detect_every
         self.last_tracker: FaceTracker | None = None
@@ -290,7 +291,7 @@ def detect(
     weights: str | Path | None = None,
     arch: str | None = None,
     device: str | None = None,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     threshold: float | None = None,
     detect_every: int | None = None,
     precision: str = "auto",

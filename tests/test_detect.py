@@ -371,3 +371,32 @@ def test_false_alarm_rate_against_the_weights_reference(weights, tmp_path):
     assert source["tracks"][0]["false_alarm_rate"] == source["false_alarm_rate"]
     assert "genuine as high" in res.output and "67%" in res.output
     assert "Genuine as high" in (out / "report.html").read_text()
+
+
+def test_batch_size_defaults_per_architecture_and_does_not_change_results(weights, tmp_path):
+    from fakeseg.predict import Predictor
+
+    # the U-Net default holds ~2x vgg5's memory per crop: detect passes 8 faces at a time (docs/benchmarks.md)
+    unet = Predictor("unet4x.rendered_video_ft", precision="fp32")
+    assert unet.batch_size == 8 and unet.info()["batch_size"] == 8
+    assert Predictor(weights).batch_size == 16
+    one_by_one = Predictor(weights, batch_size=1, precision="fp32")
+    crops = [crop.image for crop in _demo_crops(12)]
+    s8, m8 = Predictor(weights, batch_size=8, precision="fp32").predict_crops(crops)
+    s1, m1 = one_by_one.predict_crops(crops)
+    assert len(s8) == 12 and np.allclose(s8, s1, atol=1e-5) and np.allclose(m8, m1, atol=1e-4)
+
+
+def _demo_crops(n: int):
+    from fakeseg.data.faces import detect_faces
+
+    cap = cv2.VideoCapture(str(DEMO))
+    crops = []
+    while len(crops) < n:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        crops += [crop_face(rgb, face.box, size=256, scale=2.0) for face in detect_faces(rgb)]
+    cap.release()
+    return crops[:n]

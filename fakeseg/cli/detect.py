@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ._common import ArchOpt, BatchOpt, DeviceOpt, ThresholdOpt, WeightsOpt, console, err_console, fail, warn
+from ._common import ArchOpt, DeviceOpt, ThresholdOpt, WeightsOpt, console, err_console, fail, warn
 
 
 class MaskFormat(str, Enum):
@@ -101,7 +101,9 @@ def detect(
     arch: ArchOpt = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = None,
-    batch_size: BatchOpt = 16,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", min=1, show_default=False,
+        help="Faces per forward pass [default: the architecture's, 16; 8 for the U-Nets].")] = None,
     threshold: ThresholdOpt = None,
     detect_every: Annotated[
         int | None,

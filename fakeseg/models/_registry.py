@@ -16,20 +16,23 @@ class ArchInfo:
     aliases: tuple[str, ...]
     family: str
     paper_depth: int  # conv layers counted as in the paper's Table 3
+    # faces per forward pass in detect unless --batch-size says otherwise: smaller for nets that hold
+    # much memory per crop, so a long video stays within detect's memory budget (docs/benchmarks.md)
+    detect_batch: int = 16
 
 
 _ARCHS: dict[str, ArchInfo] = {}
 _ALIASES: dict[str, str] = {}
 
 
-def register_model(name: str, *, aliases: tuple[str, ...] = (), family: str, depth: int):
+def register_model(name: str, *, aliases: tuple[str, ...] = (), family: str, depth: int, detect_batch: int = 16):
     """Register `fn(task) -> nn.Module` under `name` (and its paper aliases). Twice is an error."""
 
     def wrap(fn):
         for key in (name, *aliases):
             if key in _ARCHS or key in _ALIASES:
                 raise ValueError(f"model name {key!r} is registered twice")
-        _ARCHS[name] = ArchInfo(name, fn, aliases, family, depth)
+        _ARCHS[name] = ArchInfo(name, fn, aliases, family, depth, detect_batch)
         for alias in aliases:
             _ALIASES[alias] = name
         return fn
