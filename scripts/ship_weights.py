@@ -4,7 +4,8 @@
 
 The tensors are copied byte for byte (the sha256 in config.json stays valid); config.json gains the
 training data description, a research-only license, the run's training recipe and, with --default, the
-flag that makes `fakeseg detect` pick these weights when no --weights is given.
+flag that makes `fakeseg detect` pick these weights when no --weights is given. A run started with `--init
+OTHER_RUN/last` is followed back through its own run folder, so the recipe lists every stage, first to last.
 """
 from __future__ import annotations
 
@@ -17,10 +18,29 @@ from fakeseg.models import load_model
 from fakeseg.models._weights import CONFIG_NAME, TENSORS_NAME, WeightsError
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
-RECIPE_KEYS = ("lr", "batch_size", "augment", "amp", "pos_weight", "loss", "init", "seed")  # from train_config.json
+# from each stage's train_config.json; "steps" is the step count the stage trained to
+RECIPE_KEYS = ("steps", "lr", "batch_size", "epoch_size", "augment", "amp", "pos_weight", "loss", "seed", "init")
 LICENSE = ("research-only, non-commercial: trained on forgeries synthesised from research-only face photos and "
            "videos (UTKFace, CelebA-HQ, HDTF and others; see ../shared/data/README.md); not for redistribution "
            "or production use")
+
+
+def recipe_stages(run_dir: Path, checkpoint: Path) -> list[dict]:
+    """The training recipe of every stage that led to `checkpoint` (written by the run in run_dir), first to last.
+
+    "steps" is the step the stage's checkpoint was saved at (a run stopped by --max-minutes trains fewer than it
+    asked for). A stage whose `init` is another run's checkpoint folder (RUN/last, RUN/best) is preceded by that
+    run's stages, and its `init` becomes "stage N" (a local path means nothing to whoever downloads the
+    weights); a shipped tag or hf:// spec is kept as it is."""
+    cfg = json.loads((run_dir / "train_config.json").read_text())
+    stage = {k: cfg.get(k) for k in RECIPE_KEYS}
+    stage["steps"] = json.loads((checkpoint / CONFIG_NAME).read_text()).get("extra", {}).get("step", cfg.get("steps"))
+    earlier: list[dict] = []
+    init = Path(cfg["init"]) if cfg.get("init") else None
+    if init is not None and (init.parent / "train_config.json").is_file() and (init / CONFIG_NAME).is_file():
+        earlier = recipe_stages(init.parent, init)
+        stage["init"] = f"stage {len(earlier)} ({init.name})"
+    return [*earlier, stage]
 
 
 def main() -> None:
@@ -44,7 +64,6 @@ def main() -> None:
     run_config = args.run_dir / "train_config.json"
     if not run_config.is_file():
         raise SystemExit(f"error: {run_config}: no such file (--run-dir is the training run's folder)")
-    run_cfg = json.loads(run_config.read_text())
     cfg = json.loads((args.checkpoint / CONFIG_NAME).read_text())
     out = WEIGHTS / args.tag
     out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +73,7 @@ def main() -> None:
     cfg["license"] = LICENSE
     cfg["extra"] = {**cfg.get("extra", {}), "default": args.default,
                     "preferred": args.preferred or args.default, "tag": args.tag,
-                    "recipe": {k: run_cfg.get(k) for k in RECIPE_KEYS},
+                    "recipe": recipe_stages(args.run_dir, args.checkpoint),
                     "trained_on": args.trained_on}
     cfg["extra"].pop("run", None)
     atomic_write(out / CONFIG_NAME, json.dumps(cfg, indent=2) + "\n")
