@@ -123,8 +123,11 @@ def main(tag: str) -> None:
                else f" Not `fakeseg detect`'s default (that is `{default_weights()}`).")
     int8 = (f" int8 activation ranges for `fakeseg detect --precision int8` were measured on"
             f" {cfg['int8']['data']}; see docs/benchmarks.md for what int8 costs." if cfg.get("int8") else "")
-    init = cfg["extra"].get("recipe", {}).get("init")
-    origin = f"fine-tuned from `{init}`" if init else "from scratch"
+    recipe = cfg["extra"].get("recipe") or {}
+    stages = recipe if isinstance(recipe, list) else [recipe]  # ship_weights writes one entry per --init stage
+    init = stages[0].get("init")
+    origin = (f"fine-tuned from `{init}`" if init else "from scratch") + (
+        f", in {len(stages)} stages (`extra.recipe` in config.json)" if len(stages) > 1 else "")
     strength = _verdict_strength(cfg, results / "verdict_strength.json")
     smoothing = (f", on the probability map smoothed by a Gaussian of sigma {cfg['mask_sigma']:g} px"
                  if cfg.get("mask_sigma") else "")
