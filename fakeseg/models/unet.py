@@ -44,7 +44,7 @@ def _unet(name: str, levels: int, task: str) -> FakeSegNet:
 
 
 # detect_batch 8: the full-resolution decoder keeps every level's features alive; on a one-minute 720p clip
-# `fakeseg detect` peaks at 1,279 MB with 16 faces per pass and 1,008 MB with 8, no slower (docs/benchmarks.md)
+# `fakeseg detect` peaks at ~1,300 MB with 16 faces per pass and ~980 MB with 8, 7 % faster (docs/benchmarks.md)
 @register_model("unet4x", family="unet", depth=14, detect_batch=8)
 def unet4x(task: str = "seg") -> FakeSegNet:
     return _unet("unet4x", 2, task)
