@@ -103,7 +103,7 @@ def detect(
     device: DeviceOpt = None,
     batch_size: Annotated[int | None, typer.Option(
         "--batch-size", min=1, show_default=False,
-        help="Faces per forward pass [default: the architecture's, 16; 8 for the U-Nets].")] = None,
+        help="Faces per forward pass (default: the architecture's: 16, 8 for the U-Nets).")] = None,
     threshold: ThresholdOpt = None,
     detect_every: Annotated[
         int | None,
