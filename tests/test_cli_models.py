@@ -32,3 +32,15 @@ def test_version_and_unknown_command():
     assert runner.invoke(app, ["--version"]).output.strip() == f"fakeseg {__version__}"
     bad = runner.invoke(app, ["frobnicate"])
     assert bad.exit_code != 0 and "No such command" in bad.output
+
+
+def test_help_texts_survive_rich_markup():
+    """Typer renders help through rich, which takes "[...]" for markup and drops it from --help silently."""
+    import typer.main
+    from rich.text import Text
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        for param in command.params:
+            text = getattr(param, "help", None) or ""
+            assert Text.from_markup(text).plain == text, f"fakeseg {name} {param.opts[0]}: {text!r}"

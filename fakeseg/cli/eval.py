@@ -71,7 +71,7 @@ def eval_cmd(
     ] = None,
     split: Annotated[
         str | None,
-        typer.Option("--split", help="train, val or test, for a cache or FF++ root [default: test]."),
+        typer.Option("--split", help="train, val or test, for a cache or FF++ root (default: test)."),
     ] = None,
     arch: ArchOpt = None,
     weights: WeightsOpt = None,
