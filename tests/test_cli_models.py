@@ -41,6 +41,7 @@ def test_help_texts_survive_rich_markup():
 
     group = typer.main.get_command(app)
     for name, command in group.commands.items():
+        assert Text.from_markup(command.help or "").plain == (command.help or ""), f"fakeseg {name}'s docstring"
         for param in command.params:
             text = getattr(param, "help", None) or ""
             assert Text.from_markup(text).plain == text, f"fakeseg {name} {param.opts[0]}: {text!r}"
