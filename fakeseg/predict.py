@@ -144,7 +144,7 @@ class Predictor:
             fold_batchnorm(self.model)  # inference only: ~25 % faster FN3 on CPU (docs/benchmarks.md)
         if self.device.type in ("cpu", "cuda"):
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.batch_size = max(1, int(batch_size or arch_info(self.config.arch).detect_batch))
+        self.batch_size = max(1, int(arch_info(self.config.arch).detect_batch if batch_size is None else batch_size))
         self.threshold = float(self.config.tau2 if threshold is None else threshold)
         self.detect_every = detect_every
         self.last_tracker: FaceTracker | None = None

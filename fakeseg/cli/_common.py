@@ -13,7 +13,7 @@ err_console = Console(stderr=True)
 
 ArchOpt = Annotated[str | None, typer.Option("--arch", help="Architecture (see `fakeseg models`).")]
 WeightsOpt = Annotated[str | None, typer.Option(
-    "--weights", help="Checkpoint folder, shipped tag (fn3.synth) or hf://org/repo (hf://org/repo@rev for a revision).")]
+    "--weights", help="Checkpoint folder, shipped tag (fn3.synth) or hf://org/repo (@rev appended for a revision).")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cuda, mps or cpu (default: best available).")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Faces per forward pass.")]
 ThresholdOpt = Annotated[float | None, typer.Option(

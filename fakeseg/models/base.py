@@ -57,7 +57,7 @@ def scores_and_maps(model: FakeSegNet, x: torch.Tensor, tau1: float = 0.5, tau2:
     return score, binary
 
 
-def read_out(out: torch.Tensor, task: str, size) -> tuple[torch.Tensor, torch.Tensor]:
+def read_out(out: torch.Tensor, task: str, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """A forward output -> (score (B,), map (B,H,W) at `size`) before any threshold or smoothing.
 
     seg: sigmoid(logits) and its mean. cls: sigmoid(mean M) (Eq. 1) and M normalised to [0, 1] per image
