@@ -303,6 +303,25 @@ def test_cli_prints_plain_progress_lines_where_no_bar_can_be_drawn(crops, tmp_pa
     assert lines and lines[-1].startswith("step 3/3  epoch") and "img/s" in lines[-1], result.output
 
 
+def test_plain_progress_lines_after_a_face_finding_phase(monkeypatch, capsys):
+    """Whole-frame data first reports finding faces, then trains: the plain line must follow the train phase."""
+    import sys
+
+    from fakeseg.train import TrainEvent
+
+    view_module = sys.modules["fakeseg.cli.train"]
+    monkeypatch.setattr(view_module, "PLAIN_LINE_EVERY_S", 0.0)
+    with view_module._ProgressView() as view:
+        view.plain = True
+        view(TrainEvent("prepare", step=2, total_steps=3, message="finding faces"))
+        view(TrainEvent("start", step=0, total_steps=10, message="fn3-seg", run=Path("run")))
+        for step in (1, 2):
+            view(TrainEvent("step", step=step, total_steps=10, epoch=step / 10, loss=0.5, images_per_s=3.0))
+        assert view._current().description == "train" and view._current().total == 10
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
+    assert lines and lines[-1].startswith("step 2/10  epoch 0.20"), lines
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

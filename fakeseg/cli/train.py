@@ -248,7 +248,7 @@ class _ProgressView:
         if now - self._last_line < PLAIN_LINE_EVERY_S:
             return
         self._last_line = now
-        remaining = self.bar.tasks[self.task].time_remaining  # the bar's own estimate, drawn or not
+        remaining = self._current().time_remaining  # the bar's own estimate, drawn or not
         eta = f"  ETA {timedelta(seconds=round(remaining))}" if remaining is not None else ""
         console.print(
             f"step {e.step}/{e.total_steps}  epoch {e.epoch:.2f}  loss {e.loss:.4f}  "
@@ -257,8 +257,13 @@ class _ProgressView:
         )
 
     def _task(self, description: str, total: int) -> None:
+        # one task for the whole run, reset when the phase changes (finding faces -> train): its timing, and
+        # so its ETA, restart with the phase
         self.bar.start()
-        if self.task is None or self.bar.tasks[self.task].description != description:
-            if self.task is not None:
-                self.bar.remove_task(self.task)
+        if self.task is None:
             self.task = self.bar.add_task(description, total=total, info="")
+        elif self._current().description != description:
+            self.bar.reset(self.task, total=total, description=description, info="")
+
+    def _current(self):
+        return next(t for t in self.bar.tasks if t.id == self.task)
