@@ -389,14 +389,11 @@ def test_batch_size_defaults_per_architecture_and_does_not_change_results(weight
 
 def _demo_crops(n: int):
     from fakeseg.data.faces import detect_faces
+    from fakeseg.data.sources import iter_frames
 
-    cap = cv2.VideoCapture(str(DEMO))
     crops = []
-    while len(crops) < n:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    for _, _, rgb in iter_frames(DEMO):
         crops += [crop_face(rgb, face.box, size=256, scale=2.0) for face in detect_faces(rgb)]
-    cap.release()
+        if len(crops) >= n:
+            break
     return crops[:n]
