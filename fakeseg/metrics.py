@@ -174,6 +174,18 @@ def false_alarm_rate(threshold: float, genuine_scores: ArrayLike) -> float:
     return float(np.count_nonzero(s >= threshold)) / s.size
 
 
+def threshold_at_false_alarm_rate(genuine_scores: ArrayLike, rate: float) -> float:
+    """The lowest tau2 at which at most floor(rate * n) of n genuine scores reach it (fake = score >= tau2):
+    calling images fake at this tau2 is a false alarm on at most `rate` of genuine images like these."""
+    ordered = np.sort(np.asarray(genuine_scores, np.float64).reshape(-1))
+    if ordered.size == 0:
+        raise ValueError("no genuine scores")
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"the false-alarm rate must be in [0, 1), got {rate}")
+    allowed = int(np.floor(rate * len(ordered)))
+    return float(np.nextafter(ordered[len(ordered) - allowed - 1], np.inf))
+
+
 def balanced_accuracy_at(scores: ArrayLike, labels: ArrayLike, tau2: float = 0.5) -> float | None:
     """Mean of the accuracy on fakes and on genuine images; None unless both occur."""
     s, y = _scores_labels(scores, labels)

@@ -27,6 +27,7 @@ from .data.io import BadInput, read_image
 from .data.sources import expand_sources, is_video, iter_frames, video_info
 from .data.transforms import normalize
 from .device import pick_device
+from .metrics import threshold_at_false_alarm_rate
 from .models import arch_info, canonical_name, load_model, scores_and_maps
 from .models._weights import WeightsError, default_weights
 from .models.base import fold_batchnorm
@@ -37,6 +38,10 @@ from .tracking import FaceTracker
 DETECT_INTERVAL_S = 0.33  # default: a full face detection about three times a second of video
 _QUEUE_FRAMES = 8  # decoded frames waiting for the model; bounds the reader's memory
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+# --reference: tau2 where at most this share of the reference's genuine faces is called fake ...
+DEFAULT_FALSE_ALARM = 0.05
+# ... from at least this many faces: with fewer, a 5 % quantile is one or no face (a second of video is 25-30)
+MIN_REFERENCE_FACES = 20
 
 
 def _cpu_bf16_is_fast() -> bool:
@@ -146,8 +151,66 @@ class Predictor:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.batch_size = max(1, int(arch_info(self.config.arch).detect_batch if batch_size is None else batch_size))
         self.threshold = float(self.config.tau2 if threshold is None else threshold)
+        self.tau2_from = "weights" if threshold is None else "--threshold"
         self.detect_every = detect_every
         self.last_tracker: FaceTracker | None = None
+        # known-genuine faces each verdict's false-alarm rate is measured against: the weights' own
+        # (`fakeseg eval --save-reference`) until use_reference() replaces them with the user's footage
+        ref = self.config.extra.get("reference")
+        self.reference: dict | None = None if not ref else {
+            "kind": "weights", **{k: v for k, v in ref.items() if k != "scores"},
+            "scores": np.asarray(ref["scores"], np.float64),
+        }
+        self.reference_rows: list[tuple[str, int, int, float]] = []  # (source, frame, face_id, score)
+
+    def use_reference(
+        self,
+        sources: Iterable[str | Path],
+        false_alarm: float = DEFAULT_FALSE_ALARM,
+        on_source: Callable[[Path, int], None] | None = None,
+        on_frame: Callable[[FrameResult], None] | None = None,
+    ) -> float:
+        """Score every face of known-genuine footage of the source under test (same camera, channel or
+        person) and set tau2 where at most `false_alarm` of those faces are called fake; return tau2.
+
+        Why: one tau2 cannot serve every source (the score's level moves from one clip to the next, while
+        within a clip fake frames score above genuine ones; docs/weights.md), so the footage itself says
+        where genuine faces of this source lie. Every face is found, tracked and cropped as detect does.
+        Raises BadInput when a reference file cannot be read or holds fewer than MIN_REFERENCE_FACES faces.
+        """
+        if not 0.0 <= false_alarm < 1.0:
+            raise ValueError(f"the false-alarm rate must be in [0, 1), got {false_alarm}")
+        paths = list(expand_sources(sources))
+        rows = []
+        for path in paths:
+            try:  # all of it or nothing: a reference cut short would move tau2 without a word
+                is_vid, fps, frames = self.frames(path)
+                if on_source:
+                    on_source(path, video_info(path).n_frames if is_vid else 1)
+                for result in self.stream(path, frames, is_vid, fps):
+                    rows += [(str(path), result.frame, face.face_id, face.score) for face in result.faces]
+                    if on_frame:
+                        on_frame(result)
+            except BadInput as e:
+                raise BadInput(f"reference: {e}") from None
+        if len(rows) < MIN_REFERENCE_FACES:
+            raise BadInput(
+                f"reference: {len(rows)} face{'s' * (len(rows) != 1)} found in {len(paths)} file"
+                f"{'s' * (len(paths) != 1)}; it needs at least {MIN_REFERENCE_FACES} (a second or more of video "
+                "of the same source)"
+            )
+        scores = np.array([r[3] for r in rows], np.float64)
+        self.threshold = threshold_at_false_alarm_rate(scores, false_alarm)
+        self.tau2_from = "reference"
+        self.reference = {
+            "kind": "footage",
+            "data": [str(p) for p in paths],
+            "n": len(rows),
+            "false_alarm": false_alarm,
+            "scores": scores,
+        }
+        self.reference_rows = rows
+        return self.threshold
 
     def info(self) -> dict:
         """What summary.json records about the model and how it ran."""
@@ -162,6 +225,7 @@ class Predictor:
                 "tau1": c.tau1,
                 "mask_sigma": c.mask_sigma,
                 "tau2": self.threshold,
+                "tau2_from": self.tau2_from,
                 "checkpoint_tau2": c.tau2,
                 "training_data": c.training_data,
                 "sha256": c.sha256,
@@ -170,15 +234,14 @@ class Predictor:
             "precision": self.precision,
             "batch_size": self.batch_size,
             "detect_every": self.detect_every if self.detect_every else f"auto ({DETECT_INTERVAL_S} s)",
-            **({"reference": {k: v for k, v in ref.items() if k != "scores"}}
-               if (ref := c.extra.get("reference")) else {}),
+            **({"reference": {k: v for k, v in self.reference.items() if k != "scores"}} if self.reference else {}),
         }
 
     @property
     def reference_scores(self) -> np.ndarray | None:
-        """Scores of the known-genuine faces stored with the weights (`fakeseg eval --save-reference`)."""
-        ref = self.config.extra.get("reference")
-        return None if not ref else np.asarray(ref["scores"], np.float64)
+        """Scores of the known-genuine faces false-alarm rates are measured against: the user's reference
+        footage (use_reference) or the weights' (`fakeseg eval --save-reference`)."""
+        return None if self.reference is None else self.reference["scores"]
 
     def _autocast(self):
         if self.precision == "bf16" and self.device.type == "cpu":
@@ -295,8 +358,11 @@ def detect(
     threshold: float | None = None,
     detect_every: int | None = None,
     precision: str = "auto",
+    reference: Iterable[str | Path] | None = None,
+    false_alarm: float = DEFAULT_FALSE_ALARM,
 ) -> Iterator[FrameResult]:
     """Stream FrameResults (the objects `fakeseg detect` writes) for images, folders, globs and videos.
+    `reference`: known-genuine footage of the same source; tau2 is set from it (Predictor.use_reference).
 
     Raises BadInput for a source that cannot be read; use Predictor.stream per file to skip bad ones.
 
@@ -314,6 +380,8 @@ def detect(
         detect_every=detect_every,
         precision=precision,
     )
+    if reference is not None:
+        predictor.use_reference(reference, false_alarm)
     yield from predictor(sources)
 
 
@@ -328,16 +396,27 @@ def detect_to_folder(
     on_frame: Callable[[FrameResult], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     errors: Iterable[tuple[str, str]] = (),
+    reference: list[Path] | None = None,
+    false_alarm: float = DEFAULT_FALSE_ALARM,
+    on_reference: Callable[[Path, int], None] | None = None,
 ) -> dict:
     """Run `predictor` over files and write the run folder (see docs/detect.md); return the summary.
 
     A file that cannot be read becomes a warning and an "error" entry; the others go on. `errors`
     are sources that already failed before (e.g. a missing path) and are recorded the same way.
+    `reference`: known-genuine footage of the same source; tau2 is set from it first (Predictor.use_reference).
     Raises OutputError when `out` cannot be written or holds a run and `overwrite` is False, and
-    BadInput when no source at all could be processed (then nothing is left in `out`).
+    BadInput when no source at all could be processed or the reference cannot be used (then nothing is
+    left in `out`).
     """
     warn = on_warning or (lambda message: None)
     with RunWriter(out, overwrite=overwrite, mask_format=mask_format, save_video=save_video) as run:
+        if reference:  # after RunWriter has checked `out`: no one waits for a reference to learn it is unwritable
+            try:
+                predictor.use_reference(reference, false_alarm, on_source=on_reference, on_frame=on_frame)
+            except BadInput:
+                run.discard()
+                raise
         for source, message in errors:
             run.add_error(source, message)
         for path in paths:
@@ -371,12 +450,14 @@ def detect_to_folder(
         if len(failed) == len(run.sources):  # a folder of error entries would only look like a result
             run.discard()
             raise BadInput(f"no input could be processed ({len(failed)} failed, see the warnings)")
-        return run.finish(predictor.info(), predictor.reference_scores)
+        return run.finish(predictor.info(), predictor.reference_scores, predictor.reference_rows)
 
 
 __all__ = [
     "BadInput",
+    "DEFAULT_FALSE_ALARM",
     "DETECT_INTERVAL_S",
+    "MIN_REFERENCE_FACES",
     "PRECISIONS",
     "Predictor",
 

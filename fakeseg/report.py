@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .results import reference_note
+
 _COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 _MAX_POINTS = 600  # longer series are averaged into this many bins so the page stays small
 _VERDICT_STYLE = {"fake": "#c62828", "real": "#2e7d32", "no face": "#757575", "error": "#6d4c41"}
@@ -115,7 +117,7 @@ def write_report(
         f"without a face, {counts.get('errors', 0)} unreadable; {counts.get('frames', 0)} frames, "
         f"{counts.get('faces', 0)} faces.</p>",
         f"<p><small>model {esc(model.get('weights'))} ({esc(model.get('arch'))}-{esc(model.get('task'))}), "
-        f"tau2 = {tau2:.3f}, device {esc(summary.get('device'))}, "
+        f"{esc(summary.get('threshold') or f'tau2 = {tau2:.3f}')}, device {esc(summary.get('device'))}, "
         f"fakeseg {esc(summary.get('fakeseg_version'))}."
         f"<br>Rule: {html.escape(summary.get('rule', ''))}<br>A score is the mean of the predicted "
         "manipulation mask over the face crop: the fraction of the crop the model believes manipulated."
@@ -147,12 +149,8 @@ def write_report(
         )
     out.append("</table>")
     if reference:
-        out.append(
-            "<p><small>Genuine as high: the share of the weights' reference faces, all known genuine, that "
-            "score at least the source's score, i.e. how often calling footage like them fake at this score "
-            f"would be a false alarm. High means the verdict is weak. Reference ({reference['n']} faces): "
-            f"{esc(reference['data'])}.</small></p>"
-        )
+        note = reference_note(reference)
+        out.append(f"<p><small>{esc(note[0].upper() + note[1:])}. High means the verdict is weak.</small></p>")
     if series:
         out.append("<h2>Score over time</h2>")
         for source_name, tracks in series.items():

@@ -333,6 +333,30 @@ def add_false_alarm_rates(entry: dict, reference: np.ndarray) -> None:
         entry["false_alarm_rate"] = round(false_alarm_rate(entry["score"], reference), 4)
 
 
+def tau2_note(model: dict, reference: dict | None) -> str:
+    """Where the run's tau2 came from, in one sentence (summary.json, the verdict table, report.html)."""
+    tau2 = model.get("tau2", 0.5)
+    if model.get("tau2_from") == "reference" and reference:
+        return (
+            f"tau2 = {tau2:.4g}, set from the reference: the lowest score at which at most "
+            f"{reference['false_alarm']:.0%} of its {reference['n']} known-genuine faces are called fake"
+        )
+    if model.get("tau2_from") == "--threshold":
+        return f"tau2 = {tau2:.4g}, set by --threshold"
+    return f"tau2 = {tau2:.4g}, calibrated with the weights"
+
+
+def reference_note(reference: dict) -> str:
+    """What the "genuine as high" figure is measured against."""
+    whose = "your reference footage" if reference.get("kind") == "footage" else "the weights' reference"
+    data = reference.get("data")
+    data = ", ".join(map(str, data)) if isinstance(data, list) else str(data)
+    return (
+        f"genuine as high: the share of the {reference['n']} known-genuine faces of {whose} ({data}) that score "
+        "at least as high, i.e. how often calling such a face fake at this score would be a false alarm"
+    )
+
+
 def source_verdict(tracks: list[dict]) -> tuple[str, float | None]:
     """Mark which tracks count (see VERDICT_RULE) and return (verdict, score of the source)."""
     if not tracks:
@@ -371,7 +395,7 @@ CSV_COLUMNS = (
     "detected",
     "status",
 )
-RUN_FILES = ("scores.csv", "scores.json", "summary.json", "report.html", "masks", "overlays")
+RUN_FILES = ("scores.csv", "scores.json", "summary.json", "report.html", "reference.csv", "masks", "overlays")
 REPORT_FRAMES = 24  # most suspicious frames shown in report.html, over the whole run
 
 
@@ -468,11 +492,18 @@ class RunWriter:
     def add_error(self, source: str, message: str) -> None:
         self.sources.append({"source": source, "verdict": "error", "error": message})
 
-    def finish(self, run_info: dict, reference: np.ndarray | None = None) -> dict:
+    def finish(
+        self,
+        run_info: dict,
+        reference: np.ndarray | None = None,
+        reference_rows: list[tuple[str, int, int, float]] = (),
+    ) -> dict:
         """Close the score files, write summary.json and report.html; return the summary.
 
-        reference: scores of known-genuine faces (the checkpoint's `extra.reference`); each track and
-        source then gets its false-alarm rate against them."""
+        reference: scores of known-genuine faces (the checkpoint's `extra.reference`, or the user's footage);
+        each track and source then gets its false-alarm rate against them. reference_rows: (source, frame,
+        face_id, score) of the user's reference footage, written to reference.csv."""
+        import csv
         import json
 
         from . import __version__
@@ -483,6 +514,16 @@ class RunWriter:
         self._json.close()
         os.replace(_temp_beside(self.out / "scores.csv"), self.out / "scores.csv")
         os.replace(_temp_beside(self.out / "scores.json"), self.out / "scores.json")
+        ref_csv = self.out / "reference.csv"
+        if reference_rows:
+            tmp = _temp_beside(ref_csv)
+            with open(tmp, "w", newline="") as f:
+                table = csv.writer(f)
+                table.writerow(("source", "frame", "face_id", "score"))
+                table.writerows((src, frame, face_id, round(score, 6)) for src, frame, face_id, score in reference_rows)
+            os.replace(tmp, ref_csv)
+        elif ref_csv.exists():  # left by an --overwrite'n run that had a reference; not this run's
+            ref_csv.unlink()
         done = [s for s in self.sources if s["verdict"] != "error"]
         if reference is not None and len(reference):
             for entry in done:
@@ -491,6 +532,7 @@ class RunWriter:
             "fakeseg_version": __version__,
             **run_info,
             "rule": VERDICT_RULE,
+            "threshold": tau2_note(run_info.get("model", {}), run_info.get("reference")),
             "counts": {
                 "sources": len(self.sources),
                 "processed": len(done),

@@ -365,7 +365,8 @@ def test_false_alarm_rate_against_the_weights_reference(weights, tmp_path):
                         env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["reference"] == {"data": "genuine.csv", "n": 3}  # the scores stay in the weights
+    assert summary["reference"] == {"kind": "weights", "data": "genuine.csv", "n": 3}  # scores stay in the weights
+    assert summary["model"]["tau2_from"] == "weights" and not (out / "reference.csv").exists()
     source = summary["sources"][0]
     assert source["false_alarm_rate"] == pytest.approx(2 / 3, abs=1e-4)  # two of three score at least as high
     assert source["tracks"][0]["false_alarm_rate"] == source["false_alarm_rate"]
@@ -397,3 +398,56 @@ def _demo_crops(n: int):
         if len(crops) >= n:
             break
     return crops[:n]
+
+
+def test_reference_footage_sets_tau2_at_its_false_alarm_rate(weights, tmp_path):
+    """`--reference GENUINE`: every face of known-genuine footage is scored as detect scores faces, tau2 goes
+    where at most --false-alarm of them reach it, verdicts follow the usual rule at that tau2, each verdict's
+    "genuine as high" is measured against that footage, and its scores are left in reference.csv."""
+    from fakeseg.metrics import false_alarm_rate, threshold_at_false_alarm_rate
+
+    out = tmp_path / "run"
+    res = runner.invoke(
+        app,
+        ["detect", str(GENUINE), "--reference", str(DEMO), "--false-alarm", "0.1", "--weights", str(weights),
+         "--out", str(out), "--detect-every", "5"],
+        env={"COLUMNS": "200"},
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    with open(out / "reference.csv") as f:
+        rows = list(csv.DictReader(f))
+    reference = np.array([float(r["score"]) for r in rows])
+    assert len(rows) >= 60 and {r["source"] for r in rows} == {str(DEMO)}  # a face in (nearly) every frame
+    assert summary["reference"] == {"kind": "footage", "data": [str(DEMO)], "n": len(rows), "false_alarm": 0.1}
+    tau2 = summary["model"]["tau2"]
+    assert summary["model"]["tau2_from"] == "reference" and "set from the reference" in summary["threshold"]
+    assert tau2 == pytest.approx(threshold_at_false_alarm_rate(reference, 0.1), abs=2e-6)  # csv keeps 6 digits
+    assert false_alarm_rate(tau2, reference) <= 0.1 < false_alarm_rate(tau2 - 1e-5, reference)
+    source = summary["sources"][0]
+    assert source["verdict"] == ("fake" if source["score"] >= tau2 else "real")
+    assert source["false_alarm_rate"] == pytest.approx(false_alarm_rate(source["score"], reference), abs=0.02)
+    assert "from the reference" in res.output and "your reference footage" in (out / "report.html").read_text()
+
+    # the same folder again, without a reference: the old reference.csv is not left looking like this run's
+    res = runner.invoke(app, ["detect", str(GENUINE), "--weights", str(weights), "--out", str(out), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert not (out / "reference.csv").exists()
+    assert json.loads((out / "summary.json").read_text())["model"]["tau2_from"] == "weights"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--reference", "missing.mp4"], "reference: "),
+        (["--reference", str(GENUINE)], "needs at least 20"),  # one face: no 5 % quantile to speak of
+        (["--reference", str(DEMO), "--threshold", "0.2"], "leave out --threshold"),
+        (["--false-alarm", "0.1"], "--false-alarm needs --reference"),
+    ],
+)
+def test_reference_bad_input_is_one_error_line_and_no_output(weights, tmp_path, args, message):
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["detect", str(GENUINE), "--weights", str(weights), "--out", str(out), *args],
+                        env={"COLUMNS": "200"})
+    assert res.exit_code == 1 and message in res.output, res.output
+    assert "Traceback" not in res.output and not out.exists()

@@ -142,3 +142,15 @@ def test_false_alarm_rate_is_the_share_of_genuine_scores_at_or_above():
     assert [false_alarm_rate(t, genuine) for t in (0.0, 0.2, 0.25, 0.31)] == [1.0, 0.75, 0.25, 0.0]
     with pytest.raises(ValueError):
         false_alarm_rate(0.5, [])
+
+
+def test_threshold_at_false_alarm_rate_is_the_lowest_tau2_within_the_rate():
+    from fakeseg.metrics import false_alarm_rate, threshold_at_false_alarm_rate
+
+    genuine = np.array([0.3, 0.1, 0.2, 0.2])
+    tau2 = threshold_at_false_alarm_rate(genuine, 0.25)  # one of four may reach it: only 0.3, ties stay below
+    assert 0.2 < tau2 <= 0.3 and false_alarm_rate(tau2, genuine) == 0.25
+    assert false_alarm_rate(threshold_at_false_alarm_rate(genuine, 0.0), genuine) == 0.0  # above every score
+    assert threshold_at_false_alarm_rate(genuine, 0.49) == tau2  # floor(0.49 * 4) = 1 face allowed
+    with pytest.raises(ValueError):
+        threshold_at_false_alarm_rate([], 0.05)

@@ -49,9 +49,11 @@ def _next_run_dir(root: Path = Path("runs/detect")) -> Path:
 
 
 def _verdict_table(summary: dict) -> Table:
-    table = Table(
-        title=f"fakeseg detect: tau2 = {summary['model']['tau2']:.3f} ({summary['model']['weights']})"
-    )
+    from ..results import reference_note, tau2_note
+
+    model = summary["model"]
+    origin = {"reference": "the reference", "--threshold": "--threshold"}.get(model.get("tau2_from"), "the weights")
+    table = Table(title=f"fakeseg detect: tau2 = {model['tau2']:.3f} from {origin} ({model['weights']})")
     reference = summary.get("reference")
     columns = ["source", "verdict", "score", "frames", "faces (track: median, frames)"]
     if reference:  # how often genuine footage like the reference scores this high
@@ -79,11 +81,10 @@ def _verdict_table(summary: dict) -> Table:
             rate = s.get("false_alarm_rate")
             cells.insert(3, "" if rate is None else f"{rate:.0%}")
         table.add_row(*cells)
+    notes = [summary.get("threshold") or tau2_note(model, None)] if model.get("tau2_from") == "reference" else []
     if reference:
-        table.caption = (
-            f"genuine as high: share of the weights' {reference['n']} known-genuine reference faces scoring at "
-            "least as high, the false-alarm rate of this verdict (summary.json: reference)"
-        )
+        notes.append(reference_note(reference))
+    table.caption = "; ".join(notes) or None
     return table
 
 
@@ -105,6 +106,26 @@ def detect(
         "--batch-size", min=1, show_default=False,
         help="Faces per forward pass (default: the architecture's: 16, 8 for the U-Nets).")] = None,
     threshold: ThresholdOpt = None,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reference",
+            help="Known-genuine footage of the same source (camera, channel, person): images, folders or videos; "
+            "repeat for more. tau2 is then set where at most --false-alarm of its faces are called fake: one "
+            "tau2 does not fit every source, and footage of the source says where its genuine faces score.",
+            show_default=False,
+        ),
+    ] = None,
+    false_alarm: Annotated[
+        float | None,
+        typer.Option(
+            "--false-alarm",
+            min=0.0,
+            max=0.5,
+            help="With --reference: the share of its genuine faces allowed at or above tau2 (default 0.05).",
+            show_default=False,
+        ),
+    ] = None,
     detect_every: Annotated[
         int | None,
         typer.Option(
@@ -142,9 +163,19 @@ def detect(
     from ..data.io import BadInput
     from ..data.sources import expand_sources
     from ..models._weights import WeightsError
-    from ..predict import Predictor, detect_to_folder
+    from ..predict import DEFAULT_FALSE_ALARM, Predictor, detect_to_folder
     from ..results import OutputError
 
+    if reference and threshold is not None:
+        fail("--reference sets tau2 from the reference footage; leave out --threshold")
+    if false_alarm is not None and not reference:
+        fail("--false-alarm needs --reference (known-genuine footage of the same source)")
+    reference_paths = []
+    for spec in reference or []:
+        try:  # a reference must be complete: a missing part would move tau2 silently
+            reference_paths.extend(p for p in expand_sources([spec]) if p not in reference_paths)
+        except BadInput as e:
+            fail(f"reference: {e}")
     paths, errors = [], []
     for spec in sources:
         try:
@@ -154,6 +185,8 @@ def detect(
             errors.append((spec, str(e)))
     if not paths:
         fail("nothing to process: " + "; ".join(message for _, message in errors))
+    for p in set(paths) & set(reference_paths):
+        warn(f"{p} is both checked and the reference: its verdict says nothing about it")
     out = out or _next_run_dir()
     try:
         predictor = Predictor(
@@ -179,10 +212,13 @@ def detect(
     )
     task = {}
 
-    def on_source(path: Path, n_frames: int) -> None:
+    def start_task(label: str, n_frames: int) -> None:
         if "id" in task:
             progress.update(task["id"], visible=False)
-        task["id"] = progress.add_task(path.name[:40], total=n_frames)
+        task["id"] = progress.add_task(label[:40], total=n_frames)
+
+    def on_source(path: Path, n_frames: int) -> None:
+        start_task(path.name, n_frames)
 
     def on_frame(_result) -> None:
         progress.advance(task["id"])
@@ -200,6 +236,9 @@ def detect(
                 on_frame=on_frame,
                 on_warning=warn,
                 errors=errors,
+                reference=reference_paths,
+                false_alarm=DEFAULT_FALSE_ALARM if false_alarm is None else false_alarm,
+                on_reference=lambda path, n: start_task(f"reference: {path.name}", n),
             )
     except (OutputError, BadInput) as e:
         fail(str(e))

@@ -14,7 +14,13 @@ import torch
 from .._fs import atomic_write
 from ..data.records import Record
 from ..data.transforms import to_tensor
-from ..metrics import ConfusionMatrix, balanced_accuracy_at, best_threshold, false_alarm_rate
+from ..metrics import (
+    ConfusionMatrix,
+    balanced_accuracy_at,
+    best_threshold,
+    false_alarm_rate,
+    threshold_at_false_alarm_rate,
+)
 from ..models import read_out, resolve_weights, smooth_maps
 from ..models._weights import CONFIG_NAME
 from ..models.int8 import RangeObserver
@@ -130,7 +136,7 @@ def calibrate(
         tau2, bal = best_threshold(scores, labels)
         rule = "balanced accuracy"
     else:
-        tau2, rule = _tau2_at_false_alarm_rate(s[y == 0], target_fpr), f"false-alarm rate {target_fpr:g}"
+        tau2, rule = threshold_at_false_alarm_rate(s[y == 0], target_fpr), f"false-alarm rate {target_fpr:g}"
         bal = balanced_accuracy_at(s, y, tau2)
     false_alarms = false_alarm_rate(tau2, s[y == 0])
     if not has_fakes:  # nothing to pick tau1 on: keep the checkpoint's
@@ -158,13 +164,6 @@ def calibrate(
         plan.description["path"], ranges.ranges() if ranges is not None else None, rule, false_alarms,
         sigmas[a],
     )
-
-
-def _tau2_at_false_alarm_rate(genuine_scores: np.ndarray, rate: float) -> float:
-    """The lowest tau2 at which at most floor(rate * n) of n genuine scores reach it (fake = score >= tau2)."""
-    ordered = np.sort(genuine_scores)
-    allowed = int(np.floor(rate * len(ordered)))
-    return float(np.nextafter(ordered[len(ordered) - allowed - 1], np.inf))
 
 
 def _counts_per_threshold(
