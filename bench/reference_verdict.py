@@ -150,6 +150,15 @@ def forgery_clips(predictor: Predictor, cache: Path, rate: float, tau2: float) -
             }
             out.append(row)
             print(json.dumps(row))
+        # accuracy over every checked frame of the source (genuine second half + its fakes), per frame at tau2
+        rows = [r for r in out if r["source"] == source]
+        right = {key: sum(r["checked_faces"] * (r[key] if "(fake)" in r["checked"] else 1 - r[key]) for r in rows)
+                 for key in ("frames_called_fake_weights_tau2", "frames_called_fake_reference")}
+        n = sum(r["checked_faces"] for r in rows)
+        accuracy = {"source": source, "frames": n, **{
+            f"accuracy_{key.removeprefix('frames_called_fake_')}": round(v / n, 3) for key, v in right.items()}}
+        out.append(accuracy)
+        print(json.dumps(accuracy))
     return out
 
 
