@@ -34,6 +34,7 @@ from fakeseg.tracking import FaceTracker
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "samples" / "demo.mp4"
 GENUINE = REPO / "samples" / "genuine.jpg"
+REFERENCE = REPO / "samples" / "reference.mp4"  # genuine frames of demo.mp4's shot, none of them genuine.jpg
 runner = CliRunner()
 
 
@@ -451,3 +452,20 @@ def test_reference_bad_input_is_one_error_line_and_no_output(weights, tmp_path, 
                         env={"COLUMNS": "200"})
     assert res.exit_code == 1 and message in res.output, res.output
     assert "Traceback" not in res.output and not out.exists()
+
+
+def test_shipped_default_with_the_bundled_reference_gets_both_samples_right(tmp_path):
+    """The README's reference example: against known-genuine footage of the same shot, the default weights
+    call the swap fake and the genuine frame real, each with its false-alarm rate against that footage."""
+    out = tmp_path / "run"
+    res = runner.invoke(
+        app,
+        ["detect", str(DEMO), str(GENUINE), "--reference", str(REFERENCE), "--out", str(out), "--no-video"],
+        env={"COLUMNS": "200"},
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reference"]["n"] >= 30 and summary["model"]["tau2_from"] == "reference"
+    verdicts = {Path(s["source"]).name: s for s in summary["sources"]}
+    assert verdicts["demo.mp4"]["verdict"] == "fake" and verdicts["demo.mp4"]["false_alarm_rate"] <= 0.05
+    assert verdicts["genuine.jpg"]["verdict"] == "real" and verdicts["genuine.jpg"]["false_alarm_rate"] > 0.05
