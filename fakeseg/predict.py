@@ -180,7 +180,10 @@ class Predictor:
         """
         if not 0.0 <= false_alarm < 1.0:
             raise ValueError(f"the false-alarm rate must be in [0, 1), got {false_alarm}")
-        paths = list(expand_sources(sources))
+        try:
+            paths = list(expand_sources(sources))
+        except BadInput as e:
+            raise BadInput(f"reference: {e}") from None
         rows = []
         for path in paths:
             try:  # all of it or nothing: a reference cut short would move tau2 without a word
