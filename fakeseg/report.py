@@ -43,31 +43,56 @@ def _binned(times: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
     )
 
 
+def _axis_top(highest: float) -> float:
+    """The score axis' top: a round value above `highest` (scores of the shipped weights sit around 0.02-0.2;
+    a fixed 0-1 axis would squash every line onto its floor)."""
+    for top in (0.05, 0.1, 0.2, 0.3, 0.5, 0.75):
+        if highest * 1.1 <= top:
+            return top
+    return 1.0
+
+
 def score_plot_svg(
-    series: dict[int, tuple[np.ndarray, np.ndarray]], tau2: float, width: int = 900, height: int = 200
+    series: dict[int, tuple[np.ndarray, np.ndarray]],
+    tau2: float,
+    width: int = 900,
+    height: int = 200,
+    band: tuple[float, float] | None = None,
 ) -> str:
-    """Inline SVG: score (0-1) over time (s), one line per face track, tau2 as a dashed line."""
+    """Inline SVG: score over time (s), one line per face track, tau2 as a dashed line, and `band` (the
+    5th-95th percentile of known-genuine reference faces) shaded, so a reader sees where genuine faces lie."""
     pad_l, pad_r, pad_t, pad_b = 40, 10, 10, 28
     t_max = max((float(t.max()) for t, _ in series.values() if len(t)), default=1.0) or 1.0
+    highest = max([tau2, *(band or ()), *(float(np.max(s)) for _, s in series.values() if len(s))])
+    top = _axis_top(highest)
     pw, ph = width - pad_l - pad_r, height - pad_t - pad_b
 
+    def y_of(s: float) -> float:
+        return pad_t + ph * (1 - min(max(s, 0.0), top) / top)
+
     def xy(t: float, s: float) -> str:
-        return f"{pad_l + pw * t / t_max:.1f},{pad_t + ph * (1 - min(max(s, 0.0), 1.0)):.1f}"
+        return f"{pad_l + pw * t / t_max:.1f},{y_of(s):.1f}"
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-size="11">',
         f'<rect x="{pad_l}" y="{pad_t}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#ccc"/>',
     ]
-    for v in (0.0, 0.5, 1.0):
-        y = pad_t + ph * (1 - v)
-        parts.append(f'<text x="{pad_l - 6}" y="{y + 4:.1f}" text-anchor="end">{v:.1f}</text>')
+    if band is not None:
+        lo, hi = band
+        parts.append(
+            f'<rect x="{pad_l}" y="{y_of(hi):.1f}" width="{pw}" height="{max(y_of(lo) - y_of(hi), 1.0):.1f}" '
+            f'fill="#2e7d32" fill-opacity="0.12"><title>known-genuine reference faces, 5th-95th percentile: '
+            f"{lo:.3f}-{hi:.3f}</title></rect>"
+        )
+    for v in (0.0, top / 2, top):
+        parts.append(f'<text x="{pad_l - 6}" y="{y_of(v) + 4:.1f}" text-anchor="end">{v:.3g}</text>')
     for i in range(6):
         t = t_max * i / 5
         parts.append(
             f'<text x="{pad_l + pw * i / 5:.1f}" y="{height - 12}" text-anchor="middle">{t:.1f}s</text>'
         )
-    y_tau = pad_t + ph * (1 - tau2)
+    y_tau = y_of(tau2)
     parts.append(
         f'<line x1="{pad_l}" x2="{pad_l + pw}" y1="{y_tau:.1f}" y2="{y_tau:.1f}" stroke="#000" '
         f'stroke-dasharray="5,4"><title>tau2 = {tau2:.3f}</title></line>'
@@ -98,8 +123,10 @@ def write_report(
     summary: dict,
     series: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]],
     highlights: list[tuple[float, str, str, bytes]],
+    reference_band: tuple[float, float] | None = None,
 ) -> Path:
-    """Write report.html (atomically) from a run's summary, per-video track series and top frames."""
+    """Write report.html (atomically) from a run's summary, per-video track series and top frames.
+    reference_band: the 5th-95th percentile of the reference's genuine scores, shaded in the score plots."""
     path = Path(path)
     model = summary.get("model", {})
     tau2 = float(model.get("tau2", 0.5))
@@ -152,10 +179,15 @@ def write_report(
         note = reference_note(reference)
         out.append(f"<p><small>{esc(note[0].upper() + note[1:])}. High means the verdict is weak.</small></p>")
     if series:
-        out.append("<h2>Score over time</h2>")
+        out.append(
+            "<h2>Score over time</h2><p><small>Dashed: tau2."
+            + (" Shaded: where the middle 90 % of the reference's known-genuine faces score." if reference_band else "")
+            + "</small></p>"
+        )
         for source_name, tracks in series.items():
             if tracks:
-                out.append(f"<h3>{html.escape(Path(source_name).name)}</h3>{score_plot_svg(tracks, tau2)}")
+                plot = score_plot_svg(tracks, tau2, band=reference_band)
+                out.append(f"<h3>{html.escape(Path(source_name).name)}</h3>{plot}")
     if highlights:
         out.append("<h2>Most suspicious frames</h2><div>")
         for score, _source, caption, jpeg in highlights:

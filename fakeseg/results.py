@@ -520,7 +520,7 @@ class RunWriter:
             with open(tmp, "w", newline="") as f:
                 table = csv.writer(f)
                 table.writerow(("source", "frame", "face_id", "score"))
-                table.writerows((src, frame, face_id, round(score, 6)) for src, frame, face_id, score in reference_rows)
+                table.writerows(reference_rows)  # full precision: tau2 sits between two of these scores
             os.replace(tmp, ref_csv)
         elif ref_csv.exists():  # left by an --overwrite'n run that had a reference; not this run's
             ref_csv.unlink()
@@ -549,7 +549,10 @@ class RunWriter:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
         os.replace(tmp, self.out / "summary.json")
         highlights = sorted(self.highlights, key=lambda h: -h[0])
-        write_report(self.out / "report.html", summary, self.series, highlights)
+        band = None
+        if reference is not None and len(reference):
+            band = (float(np.quantile(reference, 0.05)), float(np.quantile(reference, 0.95)))
+        write_report(self.out / "report.html", summary, self.series, highlights, band)
         return summary
 
     def abort(self) -> None:

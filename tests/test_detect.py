@@ -410,8 +410,8 @@ def test_reference_footage_sets_tau2_at_its_false_alarm_rate(weights, tmp_path):
     out = tmp_path / "run"
     res = runner.invoke(
         app,
-        ["detect", str(GENUINE), "--reference", str(DEMO), "--false-alarm", "0.1", "--weights", str(weights),
-         "--out", str(out), "--detect-every", "5"],
+        ["detect", str(GENUINE), str(DEMO), "--reference", str(REFERENCE), "--false-alarm", "0.1",
+         "--weights", str(weights), "--out", str(out), "--detect-every", "5", "--no-video"],
         env={"COLUMNS": "200"},
     )
     assert res.exit_code == 0, res.output
@@ -419,16 +419,19 @@ def test_reference_footage_sets_tau2_at_its_false_alarm_rate(weights, tmp_path):
     with open(out / "reference.csv") as f:
         rows = list(csv.DictReader(f))
     reference = np.array([float(r["score"]) for r in rows])
-    assert len(rows) >= 60 and {r["source"] for r in rows} == {str(DEMO)}  # a face in (nearly) every frame
-    assert summary["reference"] == {"kind": "footage", "data": [str(DEMO)], "n": len(rows), "false_alarm": 0.1}
+    assert len(rows) >= 30 and {r["source"] for r in rows} == {str(REFERENCE)}  # a face in (nearly) every frame
+    assert summary["reference"] == {"kind": "footage", "data": [str(REFERENCE)], "n": len(rows), "false_alarm": 0.1}
     tau2 = summary["model"]["tau2"]
     assert summary["model"]["tau2_from"] == "reference" and "set from the reference" in summary["threshold"]
-    assert tau2 == pytest.approx(threshold_at_false_alarm_rate(reference, 0.1), abs=2e-6)  # csv keeps 6 digits
+    assert tau2 == threshold_at_false_alarm_rate(reference, 0.1)
     assert false_alarm_rate(tau2, reference) <= 0.1 < false_alarm_rate(tau2 - 1e-5, reference)
-    source = summary["sources"][0]
-    assert source["verdict"] == ("fake" if source["score"] >= tau2 else "real")
-    assert source["false_alarm_rate"] == pytest.approx(false_alarm_rate(source["score"], reference), abs=0.02)
-    assert "from the reference" in res.output and "your reference footage" in (out / "report.html").read_text()
+    for source in summary["sources"]:
+        assert source["verdict"] == ("fake" if source["score"] >= tau2 else "real")
+        assert source["false_alarm_rate"] == pytest.approx(false_alarm_rate(source["score"], reference), abs=0.04)
+    report = (out / "report.html").read_text()
+    assert "from the reference" in res.output and "your reference footage" in report
+    lo, hi = np.quantile(reference, [0.05, 0.95])
+    assert f"5th-95th percentile: {lo:.3f}-{hi:.3f}" in report  # the band shaded in the video's score plot
 
     # the same folder again, without a reference: the old reference.csv is not left looking like this run's
     res = runner.invoke(app, ["detect", str(GENUINE), "--weights", str(weights), "--out", str(out), "--overwrite"])
