@@ -472,3 +472,15 @@ def test_shipped_default_with_the_bundled_reference_gets_both_samples_right(tmp_
     verdicts = {Path(s["source"]).name: s for s in summary["sources"]}
     assert verdicts["demo.mp4"]["verdict"] == "fake" and verdicts["demo.mp4"]["false_alarm_rate"] <= 0.05
     assert verdicts["genuine.jpg"]["verdict"] == "real" and verdicts["genuine.jpg"]["false_alarm_rate"] > 0.05
+
+
+def test_python_api_takes_a_reference_too(weights):
+    import fakeseg
+    from fakeseg.predict import Predictor
+
+    predictor = Predictor(weights, detect_every=5)
+    tau2 = predictor.use_reference([REFERENCE], false_alarm=0.2)
+    assert predictor.threshold == tau2 and predictor.info()["model"]["tau2_from"] == "reference"
+    assert np.mean(predictor.reference_scores >= tau2) <= 0.2
+    frame = next(iter(fakeseg.detect(GENUINE, weights=weights, detect_every=5, reference=[REFERENCE], false_alarm=0.2)))
+    assert frame.threshold == tau2 and frame.faces[0].fake == (frame.faces[0].score >= tau2)
