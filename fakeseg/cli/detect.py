@@ -185,8 +185,10 @@ def detect(
             errors.append((spec, str(e)))
     if not paths:
         fail("nothing to process: " + "; ".join(message for _, message in errors))
-    for p in set(paths) & set(reference_paths):
-        warn(f"{p} is both checked and the reference: its verdict says nothing about it")
+    in_reference = {p.resolve() for p in reference_paths}
+    for p in paths:
+        if p.resolve() in in_reference:
+            warn(f"{p} is both checked and the reference: its verdict says nothing about it")
     out = out or _next_run_dir()
     try:
         predictor = Predictor(
