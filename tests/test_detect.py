@@ -455,6 +455,8 @@ def test_reference_bad_input_is_one_error_line_and_no_output(weights, tmp_path, 
                         env={"COLUMNS": "200"})
     assert res.exit_code == 1 and message in res.output, res.output
     assert "Traceback" not in res.output and not out.exists()
+    if args == ["--reference", str(GENUINE)]:  # checked and reference at once: said before anything runs
+        assert "both checked and the reference" in res.output
 
 
 def test_shipped_default_with_the_bundled_reference_gets_both_samples_right(tmp_path):
