@@ -42,6 +42,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 DEFAULT_FALSE_ALARM = 0.05
 # ... from at least this many faces: with fewer, a 5 % quantile is one or no face (a second of video is 25-30)
 MIN_REFERENCE_FACES = 20
+REFERENCE_CSV = "reference.csv"  # what a detect run keeps of its reference; --reference RUN reuses it
 
 
 def _cpu_bf16_is_fast() -> bool:
@@ -118,6 +119,22 @@ def _int8_model(model: torch.nn.Module, config, weights: str) -> torch.nn.Module
         raise WeightsError(f"{weights}: {e}") from None
 
 
+def split_reference(specs: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """--reference specs -> (earlier detect runs whose reference.csv is reused, footage files to score).
+    Raises BadInput (prefixed "reference:") for a spec that is neither."""
+    saved, footage = [], []
+    for spec in specs:
+        path = Path(spec).expanduser()
+        if path.is_dir() and (path / REFERENCE_CSV).is_file() and (path / "summary.json").is_file():
+            saved.append(path)
+            continue
+        try:
+            footage += [p for p in expand_sources([spec]) if p not in footage]
+        except BadInput as e:
+            raise BadInput(f"reference: {e}") from None
+    return saved, footage
+
+
 class Predictor:
     """Loads a checkpoint once and turns sources into streams of FrameResults.
 
@@ -176,15 +193,16 @@ class Predictor:
         Why: one tau2 cannot serve every source (the score's level moves from one clip to the next, while
         within a clip fake frames score above genuine ones; docs/weights.md), so the footage itself says
         where genuine faces of this source lie. Every face is found, tracked and cropped as detect does.
-        Raises BadInput when a reference file cannot be read or holds fewer than MIN_REFERENCE_FACES faces.
+        A detect run folder that holds a reference.csv scored by these weights at this precision is reused
+        instead of scoring its footage again. Raises BadInput when a reference cannot be read or used, or
+        holds fewer than MIN_REFERENCE_FACES faces.
         """
         if not 0.0 <= false_alarm < 1.0:
             raise ValueError(f"the false-alarm rate must be in [0, 1), got {false_alarm}")
-        try:
-            paths = list(expand_sources(sources))
-        except BadInput as e:
-            raise BadInput(f"reference: {e}") from None
+        saved, paths = split_reference(sources)
         rows = []
+        for run in saved:
+            rows += self._saved_reference_rows(run)
         for path in paths:
             try:  # all of it or nothing: a reference cut short would move tau2 without a word
                 is_vid, fps, frames = self.frames(path)
@@ -197,23 +215,43 @@ class Predictor:
             except BadInput as e:
                 raise BadInput(f"reference: {e}") from None
         if len(rows) < MIN_REFERENCE_FACES:
+            n_in = len(saved) + len(paths)
             raise BadInput(
-                f"reference: {len(rows)} face{'s' * (len(rows) != 1)} found in {len(paths)} file"
-                f"{'s' * (len(paths) != 1)}; it needs at least {MIN_REFERENCE_FACES} (a second or more of video "
-                "of the same source)"
+                f"reference: {len(rows)} face{'s' * (len(rows) != 1)} found in {n_in} input{'s' * (n_in != 1)}; "
+                f"it needs at least {MIN_REFERENCE_FACES} (a second or more of video of the same source)"
             )
         scores = np.array([r[3] for r in rows], np.float64)
         self.threshold = threshold_at_false_alarm_rate(scores, false_alarm)
         self.tau2_from = "reference"
         self.reference = {
             "kind": "footage",
-            "data": [str(p) for p in paths],
+            "data": [str(p) for p in (*saved, *paths)],
             "n": len(rows),
             "false_alarm": false_alarm,
             "scores": scores,
         }
         self.reference_rows = rows
         return self.threshold
+
+    def _saved_reference_rows(self, run: Path) -> list[tuple[str, int, int, float]]:
+        """The reference faces of an earlier detect run, if these weights at this precision scored them."""
+        import csv
+        import json
+
+        try:
+            summary = json.loads((run / "summary.json").read_text())
+            scored_by = (summary["model"]["sha256"], summary["precision"])
+            with open(run / REFERENCE_CSV, newline="") as f:
+                rows = [(r["source"], int(r["frame"]), int(r["face_id"]), float(r["score"])) for r in csv.DictReader(f)]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise BadInput(f"reference: {run}: not a readable detect run with a reference ({e})") from None
+        if scored_by != (self.config.sha256, self.precision):
+            by = f"{summary['model'].get('weights')}, {summary['precision']}"
+            raise BadInput(
+                f"reference: {run} was scored by other weights or another precision ({by}; this run: "
+                f"{self.weights}, {self.precision}); give its footage instead"
+            )
+        return rows
 
     def info(self) -> dict:
         """What summary.json records about the model and how it ran."""
@@ -467,4 +505,5 @@ __all__ = [
     "detect",
     "detect_to_folder",
     "resolve_precision",
+    "split_reference",
 ]

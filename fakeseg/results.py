@@ -514,7 +514,7 @@ class RunWriter:
         self._json.close()
         os.replace(_temp_beside(self.out / "scores.csv"), self.out / "scores.csv")
         os.replace(_temp_beside(self.out / "scores.json"), self.out / "scores.json")
-        ref_csv = self.out / "reference.csv"
+        ref_csv = self.out / "reference.csv"  # predict.REFERENCE_CSV
         if reference_rows:
             tmp = _temp_beside(ref_csv)
             with open(tmp, "w", newline="") as f:

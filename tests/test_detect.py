@@ -486,3 +486,31 @@ def test_python_api_takes_a_reference_too(weights):
     assert np.mean(predictor.reference_scores >= tau2) <= 0.2
     frame = next(iter(fakeseg.detect(GENUINE, weights=weights, detect_every=5, reference=[REFERENCE], false_alarm=0.2)))
     assert frame.threshold == tau2 and frame.faces[0].fake == (frame.faces[0].score >= tau2)
+
+
+def test_an_earlier_run_is_reused_as_the_reference_only_by_the_same_weights(weights, tmp_path):
+    """`--reference RUN`: the faces scored into RUN/reference.csv are reused, not rescored; other weights,
+    whose scores would sit at another level, are refused with one line."""
+    from fakeseg.metrics import threshold_at_false_alarm_rate
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = ["--weights", str(weights), "--detect-every", "5", "--no-video"]
+    res = runner.invoke(app, ["detect", str(GENUINE), "--reference", str(REFERENCE), "--out", str(first), *args])
+    assert res.exit_code == 0, res.output
+    # mark the saved scores, so that a rescored reference would show
+    with open(first / "reference.csv") as f:
+        rows = list(csv.DictReader(f))
+    marked = [float(r["score"]) / 2 for r in rows]
+    with open(first / "reference.csv", "w", newline="") as f:
+        f.write("source,frame,face_id,score\n")
+        f.writelines(f"{r['source']},{r['frame']},{r['face_id']},{m!r}\n" for r, m in zip(rows, marked, strict=True))
+    res = runner.invoke(app, ["detect", str(GENUINE), "--reference", str(first), "--out", str(second), *args])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((second / "summary.json").read_text())
+    assert summary["model"]["tau2"] == threshold_at_false_alarm_rate(marked, 0.05)
+    assert summary["reference"]["data"] == [str(first)] and summary["reference"]["n"] == len(rows)
+
+    res = runner.invoke(app, ["detect", str(GENUINE), "--reference", str(first), "--out", str(tmp_path / "x"),
+                              "--weights", "fn3.rendered"])
+    assert res.exit_code == 1 and "scored by other weights" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x").exists()

@@ -110,9 +110,10 @@ def detect(
         list[str] | None,
         typer.Option(
             "--reference",
-            help="Known-genuine footage of the same source (camera, channel, person): images, folders or videos; "
-            "repeat for more. tau2 is then set where at most --false-alarm of its faces are called fake: one "
-            "tau2 does not fit every source, and footage of the source says where its genuine faces score.",
+            help="Known-genuine footage of the same source (camera, channel, person): images, folders or videos, "
+            "or an earlier run's --out folder to reuse its reference.csv; repeat for more. tau2 is then set where "
+            "at most --false-alarm of its faces are called fake: one tau2 does not fit every source, and footage "
+            "of the source says where its genuine faces score.",
             show_default=False,
         ),
     ] = None,
@@ -163,19 +164,17 @@ def detect(
     from ..data.io import BadInput
     from ..data.sources import expand_sources
     from ..models._weights import WeightsError
-    from ..predict import DEFAULT_FALSE_ALARM, Predictor, detect_to_folder
+    from ..predict import DEFAULT_FALSE_ALARM, Predictor, detect_to_folder, split_reference
     from ..results import OutputError
 
     if reference and threshold is not None:
         fail("--reference sets tau2 from the reference footage; leave out --threshold")
     if false_alarm is not None and not reference:
         fail("--false-alarm needs --reference (known-genuine footage of the same source)")
-    reference_paths = []
-    for spec in reference or []:
-        try:  # a reference must be complete: a missing part would move tau2 silently
-            reference_paths.extend(p for p in expand_sources([spec]) if p not in reference_paths)
-        except BadInput as e:
-            fail(f"reference: {e}")
+    try:  # a reference must be complete: a missing part would move tau2 silently
+        saved_runs, reference_paths = split_reference(reference or [])
+    except BadInput as e:
+        fail(str(e))
     paths, errors = [], []
     for spec in sources:
         try:
@@ -238,7 +237,7 @@ def detect(
                 on_frame=on_frame,
                 on_warning=warn,
                 errors=errors,
-                reference=reference_paths,
+                reference=[*saved_runs, *reference_paths],
                 false_alarm=DEFAULT_FALSE_ALARM if false_alarm is None else false_alarm,
                 on_reference=lambda path, n: start_task(f"reference: {path.name}", n),
             )
