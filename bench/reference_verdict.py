@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fakeseg.data.sources import video_info
 from fakeseg.metrics import threshold_at_false_alarm_rate
 from fakeseg.predict import MIN_REFERENCE_FACES, Predictor
 from fakeseg.results import source_verdict, track_summary
@@ -162,6 +163,50 @@ def forgery_clips(predictor: Predictor, cache: Path, rate: float, tau2: float) -
     return out
 
 
+def sweep(predictor: Predictor, cache: Path, tau2: float, rates=(0.01, 0.02, 0.05, 0.1), lengths=(1, 2, 4)) -> list:
+    """How much reference is enough, at which rate: the checked halves as above, the reference the first
+    `length` seconds of each clip (or its whole first half, "half"); genuine clips called fake, and the forgery
+    videos' fakes still called fake (of 4: three GHOST swaps, one Wav2Lip)."""
+    out = []
+    genuine = [(v, faces_of(predictor, v, cache)) for v in sorted((DATA / "real_videos").glob("*.mp4"))]
+    fps = {v: video_info(v).fps or 25.0 for v, _ in genuine}
+    forgeries = []
+    for source, (original, fakes) in FORGERY_VIDEOS.items():
+        videos = DATA / "forgeries" / source / "videos"
+        orig = faces_of(predictor, videos / original, cache)
+        fake_rows = [faces_of(predictor, videos / f, cache) for f in fakes]
+        forgeries.append((videos / original, orig, fake_rows))
+        fps[videos / original] = video_info(videos / original).fps or 25.0
+    for length in (*lengths, "half"):
+        for rate in rates:
+            called, fakes_caught, n_clips = 0, 0, 0
+            for video, found in genuine:
+                cut = found["n_frames"] // 2
+                first = cut if length == "half" else min(cut, round(length * fps[video]))
+                reference = [r[2] for r in found["rows"] if r[0] < first]
+                checked = [r for r in found["rows"] if r[0] >= cut]
+                if len(reference) < MIN_REFERENCE_FACES or not checked:
+                    continue
+                n_clips += 1
+                called += verdict(checked, threshold_at_false_alarm_rate(reference, rate))[0] == "fake"
+            for video, orig, fake_rows in forgeries:
+                cut = orig["n_frames"] // 2
+                first = cut if length == "half" else min(cut, round(length * fps[video]))
+                reference = [r[2] for r in orig["rows"] if r[0] < first]
+                if len(reference) < MIN_REFERENCE_FACES:
+                    continue
+                t = threshold_at_false_alarm_rate(reference, rate)
+                for found in fake_rows:
+                    rows = [r for r in found["rows"] if cut <= r[0] % orig["n_frames"]]
+                    fakes_caught += verdict(rows, t)[0] == "fake"
+            row = {"reference": length if length == "half" else f"{length} s", "false_alarm": rate,
+                   "genuine_clips": n_clips, "genuine_called_fake": round(called / max(n_clips, 1), 3),
+                   "forgery_fakes_called_fake_of_4": int(fakes_caught)}
+            out.append(row)
+            print(json.dumps(row))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None, help="default: detect's default weights")
@@ -178,6 +223,7 @@ def main() -> None:
         "min_reference_faces": MIN_REFERENCE_FACES,
         "genuine": genuine_clips(predictor, args.cache, args.false_alarm, tau2),
         "forgeries": forgery_clips(predictor, args.cache, args.false_alarm, tau2),
+        "sweep": sweep(predictor, args.cache, tau2),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n")
