@@ -42,6 +42,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 DEFAULT_FALSE_ALARM = 0.05
 # ... from at least this many faces: with fewer, a 5 % quantile is one or no face (a second of video is 25-30)
 MIN_REFERENCE_FACES = 20
+# ... and a warning below this many: with ~1 s of reference 22 % of genuine clips were called fake, from ~4 s on
+# 6 % (bench/reference_verdict.py, docs/detect.md)
+ADVISED_REFERENCE_FACES = 100
 REFERENCE_CSV = "reference.csv"  # what a detect run keeps of its reference; --reference RUN reuses it
 
 
@@ -458,6 +461,9 @@ def detect_to_folder(
             except BadInput:
                 run.discard()
                 raise
+            if (n := predictor.reference["n"]) < ADVISED_REFERENCE_FACES:
+                warn(f"the reference holds {n} faces; with fewer than {ADVISED_REFERENCE_FACES} (about 4 s of "
+                     "video) genuine footage is called fake more often than --false-alarm says (docs/detect.md)")
         for source, message in errors:
             run.add_error(source, message)
         for path in paths:
