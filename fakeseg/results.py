@@ -346,11 +346,14 @@ def tau2_note(model: dict, reference: dict | None) -> str:
     return f"tau2 = {tau2:.4g}, calibrated with the weights"
 
 
-def reference_note(reference: dict) -> str:
-    """What the "genuine as high" figure is measured against."""
+def reference_note(reference: dict, detail: bool = True) -> str:
+    """What the "genuine as high" figure is measured against (detail=False: the weights' reference is not
+    described, only pointed to, which keeps the verdict table short)."""
     whose = "your reference footage" if reference.get("kind") == "footage" else "the weights' reference"
     data = reference.get("data")
     data = ", ".join(map(str, data)) if isinstance(data, list) else str(data)
+    if not detail and reference.get("kind") != "footage":
+        data = "summary.json: reference"
     return (
         f"genuine as high: the share of the {reference['n']} known-genuine faces of {whose} ({data}) that score "
         "at least as high, i.e. how often calling such a face fake at this score would be a false alarm"

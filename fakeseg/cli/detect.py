@@ -83,7 +83,7 @@ def _verdict_table(summary: dict) -> Table:
         table.add_row(*cells)
     notes = [summary.get("threshold") or tau2_note(model, None)] if model.get("tau2_from") == "reference" else []
     if reference:
-        notes.append(reference_note(reference))
+        notes.append(reference_note(reference, detail=False))
     if model.get("tau2_from") == "weights":  # the weights' tau2 does not fit every source (docs/detect.md)
         notes.append("known-genuine footage of the same source gives a tau2 for it: --reference GENUINE")
     table.caption = "\n".join(notes) or None
