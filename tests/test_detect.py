@@ -515,3 +515,21 @@ def test_an_earlier_run_is_reused_as_the_reference_only_by_the_same_weights(weig
                               "--weights", "fn3.rendered"])
     assert res.exit_code == 1 and "scored by other weights" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_score_plot_axis_fits_the_scores_and_shades_the_reference_band():
+    """Scores of the shipped weights sit around 0.02-0.2: on a fixed 0-1 axis every track would lie on the
+    floor. The axis tops out at a round value above the highest of scores, tau2 and the band."""
+    import re
+
+    from fakeseg.report import score_plot_svg
+
+    times = np.arange(10) / 25.0
+    svg = score_plot_svg({1: (times, np.full(10, 0.09))}, tau2=0.06, band=(0.03, 0.05))
+    labels = re.findall(r'text-anchor="end">([0-9.]+)</text>', svg)
+    assert labels == ["0", "0.05", "0.1"]  # 0.09 * 1.1 fits under 0.1
+    band = re.search(r'<rect x="40" y="([0-9.]+)" width="850" height="([0-9.]+)" fill="#2e7d32"', svg)
+    top, height = float(band.group(1)), float(band.group(2))
+    assert top == pytest.approx(10 + 162 * (1 - 0.5)) and height == pytest.approx(162 * 0.2, abs=0.1)
+    higher = score_plot_svg({1: (times, np.full(10, 0.4))}, 0.3)
+    assert re.findall(r'text-anchor="end">([0-9.]+)</text>', higher) == ["0", "0.25", "0.5"]
