@@ -247,7 +247,8 @@ class Predictor:
             with open(run / REFERENCE_CSV, newline="") as f:
                 rows = [(r["source"], int(r["frame"]), int(r["face_id"]), float(r["score"])) for r in csv.DictReader(f)]
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise BadInput(f"reference: {run}: not a readable detect run with a reference ({e})") from None
+            why = f"no {e} in it" if isinstance(e, KeyError) else str(e)
+            raise BadInput(f"reference: {run}: not a readable detect run with a reference ({why})") from None
         if scored_by != (self.config.sha256, self.precision):
             by = f"{summary['model'].get('weights')}, {summary['precision']}"
             raise BadInput(
