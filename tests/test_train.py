@@ -281,12 +281,16 @@ def test_cli_trains_and_writes_a_run(crops, tmp_path):
             "4",
             "--workers",
             "0",
+            "--input-size",
+            "64",
             "--out",
             str(tmp_path / "run"),
         ],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
+    # the input size travels with the weights, so eval and detect crop faces as training did
+    assert load_model(tmp_path / "run" / "last")[1].input_size == 64
     assert not (tmp_path / "run" / "best").exists()  # no validation data: nothing to pick a best by
     assert "no validation data" in result.output and "run folder" in result.output
 
@@ -333,6 +337,7 @@ def test_plain_progress_lines_after_a_face_finding_phase(monkeypatch, capsys):
         (["--arch", "vgg5", "--init", "fn3.synth"], "is fn3 seg, not vgg5 seg"),
         (["--arch", "fn3", "--init", "/nonexistent/weights"], "--init"),
         (["--arch", "fn3", "--loss", "dice"], "unknown loss"),
+        (["--arch", "fn3", "--input-size", "100"], "multiple of 32"),
         (["--arch", "fn3", "--task", "cls", "--loss", "bce+dice"], "is for seg"),
     ],
 )

@@ -76,6 +76,8 @@ class TrainConfig:
         for name in ("batch_size", "save_every", "input_size"):
             if getattr(self, name) < 1:
                 raise TrainError(f"--{name.replace('_', '-')} must be >= 1")
+        if self.input_size < 32 or self.input_size % 32:
+            raise TrainError(f"--input-size must be a multiple of 32 (>= 32), got {self.input_size}")
         for name in ("steps", "epochs", "epoch_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise TrainError(f"--{name.replace('_', '-')} must be >= 1")
