@@ -5,6 +5,10 @@ so a video pays it only every `detect_every` frames. Between detections each box
 median Lucas-Kanade optical flow of corner points inside it (~1-2 ms a frame). At every detection
 the new boxes are matched to the live tracks by IoU (greedy, largest overlap first): a matched box
 keeps its track id, an unmatched one opens a new track, and a track left unmatched ends.
+
+While every followed face is large, most detections skip HOG's finest pyramid levels (~4x cheaper on a
+talking head, the same boxes: `data.faces.skipped_hog_levels`); every `full_scan_every`-th detection scans all
+levels, so a small face entering the shot is found within that many detections.
 """
 
 from __future__ import annotations
@@ -51,14 +55,18 @@ class FaceTracker:
         detect_every: int = 10,
         iou_match: float = 0.3,
         max_side: int = 640,
-        detector: Callable[[np.ndarray], list[Face]] | None = None,
+        full_scan_every: int = 3,
+        detector: Callable[[np.ndarray, float], list[Face]] | None = None,
     ):
         self.detect_every = max(1, int(detect_every))
         self.iou_match = iou_match
         self.max_side = max_side
-        self.detector = detector or (lambda rgb: detect_faces(rgb, max_side=max_side))
+        self.full_scan_every = max(1, int(full_scan_every))
+        # detector(rgb, min_size): every face, or at least every face of min_size frame px or more
+        self.detector = detector or (lambda rgb, min_size: detect_faces(rgb, max_side=max_side, min_size=min_size))
         self.tracks: list[Track] = []
         self.detections = 0  # how many full-frame detections ran (the benchmark reports it)
+        self.full_scans = 0  # of which scanned every pyramid level
         self._next_id = 1
         self._last_detect: int | None = None
         self._prev_gray: np.ndarray | None = None
@@ -88,8 +96,11 @@ class FaceTracker:
         return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 
     def _detect(self, index: int, rgb: np.ndarray, gray: np.ndarray) -> None:
-        faces = self.detector(rgb)
+        full = not self.tracks or self.detections % self.full_scan_every == 0
+        min_size = 0.0 if full else min(min(t.box[2] - t.box[0], t.box[3] - t.box[1]) for t in self.tracks)
+        faces = self.detector(rgb, min_size)
         self.detections += 1
+        self.full_scans += full
         self._last_detect = index
         pairs = sorted(
             (

@@ -29,7 +29,7 @@ from fakeseg.results import (
     source_verdict,
     track_summary,
 )
-from fakeseg.tracking import FaceTracker
+from fakeseg.tracking import FaceTracker, box_iou
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "samples" / "demo.mp4"
@@ -211,22 +211,25 @@ def _moving_square_frames(n: int, step: int = 3):
 
 
 def test_tracker_detects_on_a_stride_and_follows_the_face_between():
-    calls = []
+    min_sizes = []
 
-    def detector(rgb):
+    def detector(rgb, min_size):
         from fakeseg.data.faces import Face
 
-        calls.append(1)
+        min_sizes.append(min_size)
         x = int(np.argmax(rgb[110, :, 0] != 90))
         return [Face((x, 80, x + 60, 140))]
 
-    tracker = FaceTracker(detect_every=5, detector=detector)
-    for i, frame, truth in _moving_square_frames(12):
+    tracker = FaceTracker(detect_every=5, full_scan_every=3, detector=detector)
+    for i, frame, truth in _moving_square_frames(32):
         ((track_id, box, detected),) = tracker.update(i, frame)
         assert detected == (i % 5 == 0)
         assert track_id == 1
         assert abs(box[0] - truth[0]) <= 2, (i, box, truth)  # optical flow kept up with the 3 px/frame motion
-    assert len(calls) == 3  # frames 0, 5, 10
+    # frames 0, 5, ..., 30; every third detection scans for faces of any size, the others only for faces
+    # down to the smallest one followed (60 px here)
+    assert min_sizes == [0, 60, 60, 0, 60, 60, 0]
+    assert (tracker.detections, tracker.full_scans) == (7, 3)
 
 
 def test_tracker_new_face_gets_a_new_id():
@@ -234,11 +237,28 @@ def test_tracker_new_face_gets_a_new_id():
     from fakeseg.data.faces import Face
 
     it = iter(faces)
-    tracker = FaceTracker(detect_every=1, detector=lambda rgb: [Face(b) for b in next(it)])
+    tracker = FaceTracker(detect_every=1, detector=lambda rgb, min_size: [Face(b) for b in next(it)])
     frame = np.zeros((240, 320, 3), np.uint8)
     assert [t for t, *_ in tracker.update(0, frame)] == [1]
     assert [t for t, *_ in tracker.update(1, frame)] == [1, 2]
     assert [t for t, *_ in tracker.update(2, frame)] == [2]
+
+
+def test_coarse_hog_scan_finds_the_same_faces():
+    """Skipping HOG's finest pyramid levels (what the tracker does while every face is large) must return the
+    boxes of the full scan, not merely boxes near them: crops and calibration were made with the full scan's."""
+    from fakeseg.data.faces import detect_faces, skipped_hog_levels
+    from fakeseg.data.sources import iter_frames
+
+    frames = [rgb for i, _, rgb in iter_frames(DEMO) if i in (0, 30, 60)]
+    frames.append(cv2.cvtColor(cv2.imread(str(GENUINE)), cv2.COLOR_BGR2RGB))
+    for rgb in frames:
+        (full,) = detect_faces(rgb)  # one face in each
+        side = min(full.box[2] - full.box[0], full.box[3] - full.box[1])
+        assert skipped_hog_levels(side, min(1.0, 640 / max(rgb.shape[:2]))) > 0  # the scan is really coarser
+        (coarse,) = detect_faces(rgb, min_size=side)
+        assert box_iou(full.box, coarse.box) > 0.95, (full.box, coarse.box)
+    assert skipped_hog_levels(0, 0.5) == 0 and skipped_hog_levels(40, 0.5) == 0  # small faces: every level
 
 
 def test_verdict_rule_median_min_frames_and_no_face():
