@@ -553,3 +553,26 @@ def test_score_plot_axis_fits_the_scores_and_shades_the_reference_band():
     assert top == pytest.approx(10 + 162 * (1 - 0.5)) and height == pytest.approx(162 * 0.2, abs=0.1)
     higher = score_plot_svg({1: (times, np.full(10, 0.4))}, 0.3)
     assert re.findall(r'text-anchor="end">([0-9.]+)</text>', higher) == ["0", "0.25", "0.5"]
+
+
+def test_overlay_shows_genuine_pixels_and_paints_flagged_ones():
+    # the overlay's promise: where the mask is 0 the frame is untouched, where it is 1 the heatmap covers 60 %
+    import cv2
+
+    from fakeseg.results import FaceResult, FrameResult
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    mask = np.zeros((64, 64), np.float32)
+    mask[:, 32:] = 1.0
+    face = FaceResult(1, (50, 30, 90, 70), (20, 0, 120, 100), 0.5, True, 0.5, mask)
+    frame = FrameResult("x.png", 0, None, image, [face], threshold=0.3)
+    out = frame.overlay().astype(int)
+    # crop box x 20-120 (mask 0 left of x 70, 1 right of it); face box x 50-90, y 30-70, its label above it
+    left, right = (slice(0, 100), slice(22, 46)), (slice(32, 98), slice(94, 118))
+    assert np.array_equal(out[left], image[left])
+    jet_top = cv2.applyColorMap(np.full((1, 1), 255, np.uint8), cv2.COLORMAP_JET)[0, 0, ::-1].astype(int)
+    expected = 0.4 * image[right] + 0.6 * jet_top
+    assert np.abs(out[right] - expected).max() <= 2
+    outside = (slice(0, 120), slice(0, 20))
+    assert np.array_equal(out[outside], image[outside])
