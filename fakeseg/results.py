@@ -86,11 +86,11 @@ class FrameResult:
             prob = prob[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
             heat = cv2.cvtColor(cv2.applyColorMap(cv2.convertScaleAbs(prob, alpha=255), cv2.COLORMAP_JET),
                                 cv2.COLOR_BGR2RGB)
-            a = cv2.multiply(np.ascontiguousarray(prob), alpha)
+            a = prob * alpha
             region = canvas[fy0:fy1, fx0:fx1]
             # one uint8 pass with per-pixel weights: 2.7x faster than float32 cv2 arithmetic (itself 4x faster
             # than float64 numpy) on a 720p face crop, within 2 grey levels of it
-            region[:] = cv2.blendLinear(heat, np.ascontiguousarray(region), a, 1 - a)
+            region[:] = cv2.blendLinear(heat, region, a, 1 - a)
         thick = max(2, round(max(h, w) / 400))
         font = max(0.5, max(h, w) / 1400)
         for face in self.faces:
