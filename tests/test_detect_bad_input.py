@@ -124,6 +124,7 @@ def test_image_without_a_face_says_no_face(weights, tmp_path):
     assert entry["verdict"] == "no face" and entry["score"] is None
     rows = (tmp_path / "o" / "scores.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].endswith("no face") and "no face" in result.output
+    assert "wall.png: no face found, nothing checked" in result.output  # a warning line, not only a table cell
 
 
 def test_huge_image_is_refused_with_one_line(weights, tmp_path):

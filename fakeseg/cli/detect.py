@@ -248,6 +248,9 @@ def detect(
     except OSError as e:  # disk full or a folder removed under us while writing
         fail(f"{out}: writing failed ({e.strerror or e})")
 
+    for entry in summary["sources"]:  # processed, but nothing in it was checked: say so, not only in the table
+        if entry["verdict"] == "no face":
+            warn(f"{entry['source']}: no face found, nothing checked")
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
