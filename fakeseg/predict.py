@@ -1,10 +1,11 @@
 """The detect engine: frames stream in, FrameResults stream out; nothing is collected in memory.
 
-Per source: a reader thread decodes frames into a small bounded queue (decoding overlaps inference);
-FaceTracker finds faces (full HOG detection every `detect_every` frames, optical flow between);
-each face is cropped with THE shared `crop_face` at the checkpoint's input size and crop scale;
-crops from consecutive frames are batched through `scores_and_maps` (THE read-out shared with eval)
-under bf16 autocast + channels_last on CPU, fp16 on CUDA.
+Per video, three stages run side by side, joined by small bounded queues (memory stays flat):
+a reader thread decodes frames; a faces thread follows them with FaceTracker (full HOG detection every
+`detect_every` frames, optical flow between) and crops each face with THE shared `crop_face` at the
+checkpoint's input size and crop scale; the caller's thread batches crops from consecutive frames through
+`scores_and_maps` (THE read-out shared with eval) under bf16 autocast + channels_last on CPU, fp16 on CUDA,
+and writes the results (the annotated MP4 is encoded in a fourth thread, fakeseg.encode).
 
 >>> import fakeseg
 >>> for result in fakeseg.detect(["samples/demo.mp4"], weights="fn3.synth"):   # doctest: +SKIP
@@ -72,9 +73,10 @@ def resolve_precision(device: torch.device, precision: str = "auto") -> str:
     return "fp32"
 
 
-def _prefetch(items: Iterator, maxsize: int = _QUEUE_FRAMES) -> Iterator:
-    """Run `items` in a reader thread; yield them here through a bounded queue. Exceptions raised
-    by the reader (e.g. BadInput for a truncated video) are re-raised here, after the items before them."""
+def _prefetch(items: Iterator, maxsize: int = _QUEUE_FRAMES, name: str = "fakeseg-reader") -> Iterator:
+    """Run `items` in a thread; yield them here through a bounded queue. Exceptions raised by `items`
+    (e.g. BadInput for a truncated video) are re-raised here, after the items before them. `items` is
+    closed in its own thread when this generator ends, so a chain of stages shuts down stage by stage."""
     q: queue.Queue = queue.Queue(maxsize=maxsize)
     stop = threading.Event()
     done = object()
@@ -93,8 +95,11 @@ def _prefetch(items: Iterator, maxsize: int = _QUEUE_FRAMES) -> Iterator:
             q.put(done)
         except BaseException as e:  # handed to the consumer, which raises it in its own thread
             q.put(e)
+        finally:
+            if hasattr(items, "close"):
+                items.close()
 
-    thread = threading.Thread(target=reader, name="fakeseg-reader", daemon=True)
+    thread = threading.Thread(target=reader, name=name, daemon=True)
     thread.start()
     try:
         while True:
@@ -340,21 +345,35 @@ class Predictor:
         every = self.detect_every or max(1, round((fps or 25.0) * DETECT_INTERVAL_S))
         tracker = FaceTracker(detect_every=every if is_video else 1)
         self.last_tracker = tracker
-        size, scale = self.config.input_size, self.config.crop_scale
+        found = self._find_faces(frames, tracker)
+        if is_video:
+            # finding faces (HOG, which releases the GIL, optical flow, crops) runs in its own thread beside the
+            # model and the writers: +10-20 % frames/s on 2 cores, the same outputs (docs/benchmarks.md)
+            found = _prefetch(found, name="fakeseg-faces")
         pending: list[tuple[int, float | None, np.ndarray, list]] = []
         n_crops = 0
-        for index, time_s, rgb in frames:
-            tracked = tracker.update(index, rgb)
-            faces = [
-                (track_id, box, detected, crop_face(rgb, box, size=size, scale=scale))
-                for track_id, box, detected in tracked
-            ]
+        for index, time_s, rgb, faces in found:
             pending.append((index, time_s, rgb, faces))
             n_crops += len(faces)
             if n_crops >= self.batch_size or len(pending) >= self.batch_size:
                 yield from self._flush(str(source), pending, bool(is_video))
                 pending, n_crops = [], 0
         yield from self._flush(str(source), pending, bool(is_video))
+
+    def _find_faces(self, frames: Iterator, tracker: FaceTracker) -> Iterator[tuple]:
+        """(index, time_s, rgb, [(track id, box, detected, crop)]) per frame, crops at the model's input.
+        Closes `frames` when it ends, early or not, so that a decoding thread behind it stops too."""
+        size, scale = self.config.input_size, self.config.crop_scale
+        try:
+            for index, time_s, rgb in frames:
+                faces = [
+                    (track_id, box, detected, crop_face(rgb, box, size=size, scale=scale))
+                    for track_id, box, detected in tracker.update(index, rgb)
+                ]
+                yield index, time_s, rgb, faces
+        finally:
+            if hasattr(frames, "close"):
+                frames.close()
 
     def _flush(self, source: str, pending: list, is_video: bool) -> Iterator[FrameResult]:
         crops = [crop.image for _, _, _, faces in pending for *_, crop in faces]

@@ -307,6 +307,27 @@ def test_real_video_one_track(shared_data, weights, tmp_path):
     assert {r.faces[0].face_id for r in results} == {1}
 
 
+def test_video_stages_stop_when_the_caller_stops_early(weights):
+    """Decoding and face finding run in threads beside the model; a caller that stops reading (an API user
+    taking the first frames, or an interrupt) must not leave them running in its process."""
+    import threading
+
+    from fakeseg.predict import Predictor
+
+    def stages():
+        return [t for t in threading.enumerate() if t.name in ("fakeseg-reader", "fakeseg-faces")]
+
+    predictor = Predictor(weights, batch_size=2)
+    stream = predictor.stream(DEMO)
+    first = [next(stream) for _ in range(3)]
+    assert [r.frame for r in first] == [0, 1, 2] and len(stages()) == 2  # both stages were running
+    stream.close()
+    assert stages() == []
+    # and a full run afterwards gives every frame, in order, as before
+    frames = [r.frame for r in predictor.stream(DEMO)]
+    assert frames == list(range(len(frames))) and stages() == []
+
+
 def test_video_encoder_writes_every_frame_in_order_and_abort_leaves_nothing_running(tmp_path):
     from fakeseg.encode import VideoEncoder
 
