@@ -6,13 +6,18 @@
 """
 __version__ = "0.1.0"
 
-from .models import create_model, list_models, load_model  # noqa: E402
-
 __all__ = ["__version__", "create_model", "detect", "fit", "list_models", "load_model"]
 
-# The engines pull in the face detector, video decoding and data loading: import them only when used.
+# Everything here pulls in torch (~2 s) or more (the face detector, video decoding, data loading): import it only
+# when used, so that `fakeseg --help`, `--version` and a mistyped option answer at once.
 # (Evaluation is `fakeseg.evaluate.evaluate`: a lazy attribute would be shadowed by that module.)
-_LAZY = {"detect": ("predict", "detect"), "fit": ("train", "fit")}
+_LAZY = {
+    "create_model": ("models", "create_model"),
+    "list_models": ("models", "list_models"),
+    "load_model": ("models", "load_model"),
+    "detect": ("predict", "detect"),
+    "fit": ("train", "fit"),
+}
 
 
 def __getattr__(name: str):

@@ -45,3 +45,21 @@ def test_help_texts_survive_rich_markup():
         for param in command.params:
             text = getattr(param, "help", None) or ""
             assert Text.from_markup(text).plain == text, f"fakeseg {name} {param.opts[0]}: {text!r}"
+
+
+def test_help_and_option_errors_do_not_load_torch():
+    """`fakeseg --help`, `--version` and a mistyped option answer in well under a second: building the CLI
+    imports neither torch nor the engines (they cost ~2-3 s), only the command that runs does."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from fakeseg.cli import app; from typer.testing import CliRunner; "
+        "r = CliRunner().invoke(app, sys.argv[1:]); "
+        "print(r.exit_code, 'torch' in sys.modules, 'fakeseg.predict' in sys.modules)"
+    )
+    cases = [(["--help"], 0), (["detect", "--help"], 0), (["eval", "--help"], 0), (["train", "--help"], 0),
+             (["--version"], 0), (["detect", "x.mp4", "--precision", "fp8"], 2)]
+    for args, exit_code in cases:
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == [str(exit_code), "False", "False"], (args, out.stdout, out.stderr[-500:])

@@ -8,22 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..data.faces import FaceToolsMissing
-from ..data.records import ManifestError
-from ..evaluate import (
-    EvalError,
-    calibrate,
-    default_out_dir,
-    evaluate,
-    load_for_eval,
-    pick_device,
-    save_reference,
-    save_thresholds,
-    weights_for_arch,
-    write_report,
-)
-from ..models import canonical_name
-from ..models._weights import WeightsError
 from ._common import (
     ArchOpt,
     BatchOpt,
@@ -36,8 +20,6 @@ from ._common import (
     fail,
     warn,
 )
-
-USER_ERRORS = (EvalError, WeightsError, ManifestError, FaceToolsMissing, ValueError)
 
 
 def _print_tables(result) -> None:
@@ -142,6 +124,25 @@ def eval_cmd(
         fail("--target-fpr needs --calibrate VAL.csv")
     if store_reference and not data:
         fail("--save-reference needs --data GENUINE.csv (known-genuine footage like the footage you check)")
+    # torch and the engine: imported after the checks above, so that --help and a wrong option answer at once
+    from ..data.faces import FaceToolsMissing
+    from ..data.records import ManifestError
+    from ..evaluate import (
+        EvalError,
+        calibrate,
+        default_out_dir,
+        evaluate,
+        load_for_eval,
+        pick_device,
+        save_reference,
+        save_thresholds,
+        weights_for_arch,
+        write_report,
+    )
+    from ..models import canonical_name
+    from ..models._weights import WeightsError
+
+    user_errors = (EvalError, WeightsError, ManifestError, FaceToolsMissing, ValueError)
     try:
         arch = canonical_name(arch) if arch else None
     except KeyError as e:
@@ -216,7 +217,7 @@ def eval_cmd(
             genuine = result.genuine_scores()
             path = _saved(save_reference, loaded.weights, genuine, str(data))
             console.print(f"reference of {len(genuine)} genuine faces saved in {path}")
-    except USER_ERRORS as e:
+    except user_errors as e:
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     if calibration is not None:
         result.thresholds["calibration"] = calibration.to_dict()

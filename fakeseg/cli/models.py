@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..models.summary import model_rows
 from ._common import console
 
 
@@ -14,6 +13,8 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
     """List architectures (paper's names) with parameters, GFLOPs at 256x256 and shipped weights."""
+    from ..models.summary import model_rows  # torch: imported here, so that --help needs none of it
+
     rows = model_rows()
     if as_json:
         import json

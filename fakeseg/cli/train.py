@@ -6,7 +6,7 @@ import os
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -19,15 +19,15 @@ from rich.progress import (
 )
 
 from ..constants import INPUT_SIZE
-from ..data.datasets import DataError
 from ..data.faces import FaceToolsMissing
 from ..data.io import BadInput
 from ..data.records import ManifestError
-from ..models._weights import WeightsError
-from ..train import TrainConfig, TrainError, TrainEvent, fit, resume_config
 from ._common import ArchOpt, BatchOpt, DeviceOpt, console, fail, warn
 
 # where no live bar can be drawn (output to a log file, a batch job), a plain progress line this often
+if TYPE_CHECKING:
+    from ..train import TrainEvent
+
 PLAIN_LINE_EVERY_S = 60.0
 
 RunOpt = Annotated[
@@ -140,6 +140,10 @@ def train(
     resume: RunOpt = None,
 ) -> None:
     """Train a model the paper's way (Adam 1e-3, batch 64, 256 px) and write a run folder."""
+    from ..data.datasets import DataError  # torch: imported here, so that --help needs none of it
+    from ..models._weights import WeightsError
+    from ..train import TrainConfig, TrainError, fit, resume_config
+
     try:
         if resume is not None:
             config = resume_config(

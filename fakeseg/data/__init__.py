@@ -1,9 +1,23 @@
-"""Everything train, eval and detect read: faces, crops, masks, manifests, sources."""
-from .faces import Face, FaceCrop, crop_box, crop_face, detect_faces, paste_back, pick_faces
-from .io import BadInput, read_image, read_mask
-from .masks import difference_mask
-from .records import Record, read_manifest, write_manifest
-from .transforms import to_tensor
+"""Everything train, eval and detect read: faces, crops, masks, manifests, sources.
 
-__all__ = ["BadInput", "Face", "FaceCrop", "Record", "crop_box", "crop_face", "detect_faces", "difference_mask",
-           "paste_back", "pick_faces", "read_image", "read_manifest", "read_mask", "to_tensor", "write_manifest"]
+The names below load on first use: `transforms` pulls in torch, and the CLI imports `fakeseg.data.*` modules to
+build its options (`fakeseg --help` should not wait ~2 s for torch).
+"""
+
+_LAZY = {
+    "Face": "faces", "FaceCrop": "faces", "crop_box": "faces", "crop_face": "faces", "detect_faces": "faces",
+    "paste_back": "faces", "pick_faces": "faces",
+    "BadInput": "io", "read_image": "io", "read_mask": "io",
+    "difference_mask": "masks",
+    "Record": "records", "read_manifest": "records", "write_manifest": "records",
+    "to_tensor": "transforms",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'fakeseg.data' has no attribute {name!r}")
