@@ -140,6 +140,8 @@ def train(
     resume: RunOpt = None,
 ) -> None:
     """Train a model the paper's way (Adam 1e-3, batch 64, 256 px) and write a run folder."""
+    if resume is None and arch is None:
+        fail("--arch is required (see `fakeseg models`)")
     from ..data.datasets import DataError  # torch: imported here, so that --help needs none of it
     from ..models._weights import WeightsError
     from ..train import TrainConfig, TrainError, fit, resume_config
@@ -150,8 +152,6 @@ def train(
                 resume, steps=steps, epochs=epochs, max_minutes=max_minutes, workers=workers, device=device
             )
         else:
-            if arch is None:
-                fail("--arch is required (see `fakeseg models`)")
             config = TrainConfig(
                 arch=arch,
                 task=task,
