@@ -81,20 +81,24 @@ def _prefetch(items: Iterator, maxsize: int = _QUEUE_FRAMES, name: str = "fakese
     stop = threading.Event()
     done = object()
 
+    def put(item) -> bool:
+        """Queue `item` unless the consumer has stopped (then a full queue is never drained): False."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def reader() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(done)
+            put(done)
         except BaseException as e:  # handed to the consumer, which raises it in its own thread
-            q.put(e)
+            put(e)
         finally:
             if hasattr(items, "close"):
                 items.close()
@@ -348,7 +352,7 @@ class Predictor:
         found = self._find_faces(frames, tracker)
         if is_video:
             # finding faces (HOG, which releases the GIL, optical flow, crops) runs in its own thread beside the
-            # model and the writers: +10-20 % frames/s on 2 cores, the same outputs (docs/benchmarks.md)
+            # model and the writers: 6-15 % more frames/s on 2 cores, the same outputs (docs/benchmarks.md)
             found = _prefetch(found, name="fakeseg-faces")
         pending: list[tuple[int, float | None, np.ndarray, list]] = []
         n_crops = 0

@@ -328,6 +328,21 @@ def test_video_stages_stop_when_the_caller_stops_early(weights):
     assert frames == list(range(len(frames))) and stages() == []
 
 
+def test_a_stage_whose_consumer_stopped_ends_even_with_its_queue_full():
+    """The producer has finished and waits to hand over its end marker while the queue is full; the consumer
+    stops reading. The stage's thread must still end (not block forever on the full queue)."""
+    import threading
+    import time
+
+    from fakeseg.predict import _prefetch
+
+    stage = _prefetch(iter(range(2)), maxsize=1, name="fakeseg-test-stage")
+    assert next(stage) == 0
+    time.sleep(0.3)  # the producer queues 1, then waits to queue its end marker
+    stage.close()
+    assert not [t for t in threading.enumerate() if t.name == "fakeseg-test-stage"]
+
+
 def test_video_encoder_writes_every_frame_in_order_and_abort_leaves_nothing_running(tmp_path):
     from fakeseg.encode import VideoEncoder
 

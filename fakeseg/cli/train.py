@@ -24,10 +24,10 @@ from ..data.io import BadInput
 from ..data.records import ManifestError
 from ._common import ArchOpt, BatchOpt, DeviceOpt, console, fail, warn
 
-# where no live bar can be drawn (output to a log file, a batch job), a plain progress line this often
 if TYPE_CHECKING:
     from ..train import TrainEvent
 
+# where no live bar can be drawn (output to a log file, a batch job), a plain progress line this often
 PLAIN_LINE_EVERY_S = 60.0
 
 RunOpt = Annotated[
