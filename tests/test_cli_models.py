@@ -48,8 +48,8 @@ def test_help_texts_survive_rich_markup():
 
 
 def test_help_and_option_errors_do_not_load_torch():
-    """`fakeseg --help`, `--version` and a mistyped option answer in well under a second: building the CLI
-    imports neither torch nor the engines (they cost ~2-3 s), only the command that runs does."""
+    """`fakeseg --help`, `--version`, a mistyped option or path answer in well under a second: building the CLI
+    imports neither torch nor the engines (they cost ~2-3 s), only a command that gets to run does."""
     import subprocess
     import sys
 
@@ -59,7 +59,8 @@ def test_help_and_option_errors_do_not_load_torch():
         "print(r.exit_code, 'torch' in sys.modules, 'fakeseg.predict' in sys.modules)"
     )
     cases = [(["--help"], 0), (["detect", "--help"], 0), (["eval", "--help"], 0), (["train", "--help"], 0),
-             (["--version"], 0), (["detect", "x.mp4", "--precision", "fp8"], 2)]
+             (["--version"], 0), (["detect", "x.mp4", "--precision", "fp8"], 2),
+             (["detect", "/no/such/clip.mp4"], 1), (["train"], 1), (["eval"], 1)]
     for args, exit_code in cases:
         out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
         assert out.stdout.split() == [str(exit_code), "False", "False"], (args, out.stdout, out.stderr[-500:])

@@ -165,18 +165,11 @@ def detect(
     """
     from ..data.io import BadInput
     from ..data.sources import expand_sources
-    from ..models._weights import WeightsError
-    from ..predict import DEFAULT_FALSE_ALARM, Predictor, detect_to_folder, split_reference
-    from ..results import OutputError
 
     if reference and threshold is not None:
         fail("--reference sets tau2 from the reference footage; leave out --threshold")
     if false_alarm is not None and not reference:
         fail("--false-alarm needs --reference (known-genuine footage of the same source)")
-    try:  # a reference must be complete: a missing part would move tau2 silently
-        saved_runs, reference_paths = split_reference(reference or [])
-    except BadInput as e:
-        fail(str(e))
     paths, errors = [], []
     for spec in sources:
         try:
@@ -186,6 +179,15 @@ def detect(
             errors.append((spec, str(e)))
     if not paths:
         fail("nothing to process: " + "; ".join(message for _, message in errors))
+    # torch and the engine (~2 s) only now: a mistyped path or option is answered at once
+    from ..models._weights import WeightsError
+    from ..predict import DEFAULT_FALSE_ALARM, Predictor, detect_to_folder, split_reference
+    from ..results import OutputError
+
+    try:  # a reference must be complete: a missing part would move tau2 silently
+        saved_runs, reference_paths = split_reference(reference or [])
+    except BadInput as e:
+        fail(str(e))
     in_reference = {p.resolve() for p in reference_paths}
     for p in paths:
         if p.resolve() in in_reference:
