@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .data.faces import Face, detect_faces
+from .data.faces import Face, detect_faces, grey_copy
 
 Box = tuple[int, int, int, int]
 
@@ -63,17 +63,19 @@ class FaceTracker:
         self.max_side = max_side
         self.full_scan_every = max(1, int(full_scan_every))
         # detector(rgb, min_size): every face, or at least every face of min_size frame px or more
-        self.detector = detector or (lambda rgb, min_size: detect_faces(rgb, max_side=max_side, min_size=min_size))
+        self.detector = detector or self._hog
         self.tracks: list[Track] = []
         self.detections = 0  # how many full-frame detections ran (the benchmark reports it)
         self.full_scans = 0  # of which scanned every pyramid level
         self._next_id = 1
         self._last_detect: int | None = None
         self._prev_gray: np.ndarray | None = None
+        self._gray: np.ndarray | None = None  # this frame's grey copy: HOG scans the one optical flow follows
         self._scale = 1.0
 
     def update(self, index: int, rgb: np.ndarray) -> list[tuple[int, Box, bool]]:
-        gray = self._small_gray(rgb)
+        gray, self._scale = grey_copy(rgb, self.max_side)
+        self._gray = gray
         # with no live track, look again on every frame: a face entering the shot is found at once
         due = self._last_detect is None or not self.tracks or index - self._last_detect >= self.detect_every
         if due:
@@ -83,17 +85,8 @@ class FaceTracker:
         self._prev_gray = gray
         return [(t.id, t.box, t.detected) for t in self.tracks]
 
-    def _small_gray(self, rgb: np.ndarray) -> np.ndarray:
-        h, w = rgb.shape[:2]
-        self._scale = min(1.0, self.max_side / max(h, w))
-        small = (
-            rgb
-            if self._scale == 1.0
-            else cv2.resize(
-                rgb, (round(w * self._scale), round(h * self._scale)), interpolation=cv2.INTER_AREA
-            )
-        )
-        return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    def _hog(self, rgb: np.ndarray, min_size: float) -> list[Face]:
+        return detect_faces(rgb, max_side=self.max_side, min_size=min_size, gray=self._gray)
 
     def _detect(self, index: int, rgb: np.ndarray, gray: np.ndarray) -> None:
         full = not self.tracks or self.detections % self.full_scan_every == 0
