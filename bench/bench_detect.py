@@ -8,7 +8,9 @@
     this CPU by default, or int8), crops/s, and how far its outputs move from fp32
 (c) `fakeseg detect` end to end (a subprocess: start-up, model load, every output written), frames/s
 (d) a reference built like FaceForensics++'s detect_from_video.py: dlib HOG on every full frame
-    (upsample 1), the largest face cropped x1.3, one face per forward pass, batch 1, fp32
+    (upsample 1), the largest face cropped x1.3, one face per forward pass, batch 1, fp32, the box and score
+    drawn and every frame written to an MJPG video (its cv2.imshow / waitKey(33) preview is left out: it needs
+    a display and would cap the reference at 30 frames/s)
 and the peak RSS of (c). --long-minutes N loops the video into an N-minute file in /tmp and runs (c) on
 it too, to show that memory does not grow with video length, then times (d) again: `long_vs_d` divides the
 long run's frames/s by the mean of the two (d) figures, so that a machine whose speed drifts during the run
@@ -74,7 +76,8 @@ def bench_model(video: Path, weights: str, n_crops: int, precision: str = "auto"
 
 
 def bench_reference(video: Path, weights: str, n_frames: int) -> tuple[int, float]:
-    """FF++ detect_from_video: dlib on every grey full frame, get_boundingbox(scale 1.3), batch 1, fp32."""
+    """FF++ detect_from_video: dlib on every grey full frame, get_boundingbox(scale 1.3), batch 1, fp32, the
+    box and score drawn on the frame, every frame written to an MJPG .avi (as its test_full_image_network)."""
     import dlib
 
     from fakeseg.data.transforms import to_tensor
@@ -83,28 +86,41 @@ def bench_reference(video: Path, weights: str, n_frames: int) -> tuple[int, floa
     model, cfg = load_model(weights, "cpu")
     detector = dlib.get_frontal_face_detector()
     cap = cv2.VideoCapture(str(video))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    writer = None
     n = 0
-    t = time.perf_counter()
-    while n < n_frames:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        n += 1
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        faces = detector(gray, 1)
-        if not faces:
-            continue
-        face = max(faces, key=lambda f: f.width() * f.height())
-        h, w = gray.shape
-        size = int(max(face.width(), face.height()) * 1.3)
-        cx, cy = (face.left() + face.right()) // 2, (face.top() + face.bottom()) // 2
-        x0, y0 = max(cx - size // 2, 0), max(cy - size // 2, 0)
-        crop = cv2.cvtColor(bgr[y0 : min(y0 + size, h), x0 : min(x0 + size, w)], cv2.COLOR_BGR2RGB)
-        crop = cv2.resize(crop, (cfg.input_size, cfg.input_size))
-        with torch.no_grad():
-            scores_and_maps(model, to_tensor([crop], cfg.mean, cfg.std))
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        while n < n_frames:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            n += 1
+            h, w = bgr.shape[:2]
+            if writer is None:
+                writer = cv2.VideoWriter(str(Path(tmp) / "reference.avi"), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+            gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+            faces = detector(gray, 1)
+            if faces:
+                face = max(faces, key=lambda f: f.width() * f.height())
+                size = int(max(face.width(), face.height()) * 1.3)
+                cx, cy = (face.left() + face.right()) // 2, (face.top() + face.bottom()) // 2
+                x0, y0 = max(cx - size // 2, 0), max(cy - size // 2, 0)
+                crop = cv2.cvtColor(bgr[y0 : min(y0 + size, h), x0 : min(x0 + size, w)], cv2.COLOR_BGR2RGB)
+                crop = cv2.resize(crop, (cfg.input_size, cfg.input_size))
+                with torch.no_grad():
+                    score, _ = scores_and_maps(model, to_tensor([crop], cfg.mean, cfg.std))
+                fake = float(score[0]) >= cfg.tau2
+                color = (0, 0, 255) if fake else (0, 255, 0)
+                cv2.putText(bgr, f"{float(score[0]):.2f}=>{'fake' if fake else 'real'}",
+                            (face.left(), face.bottom() + 30), cv2.FONT_HERSHEY_SIMPLEX, 1, color, 2, 2)
+                cv2.rectangle(bgr, (face.left(), face.top()), (face.right(), face.bottom()), color, 2)
+            writer.write(bgr)
+        if writer is not None:
+            writer.release()
+        dt = time.perf_counter() - t
     cap.release()
-    return n, time.perf_counter() - t
+    return n, dt
 
 
 def _tree_rss_mb(pid: int) -> float:

@@ -25,7 +25,7 @@ import torch
 
 from .data.faces import crop_face
 from .data.io import BadInput, read_image
-from .data.sources import expand_sources, is_video, iter_frames, video_info
+from .data.sources import REFERENCE_CSV, expand_sources, is_video, iter_frames, split_reference, video_info
 from .data.transforms import normalize
 from .device import pick_device
 from .metrics import threshold_at_false_alarm_rate
@@ -46,7 +46,6 @@ MIN_REFERENCE_FACES = 20
 # ... and a warning below this many: with ~1 s of reference 22 % of genuine clips were called fake, from ~4 s on
 # 6 % (bench/reference_verdict.py, docs/detect.md)
 ADVISED_REFERENCE_FACES = 100
-REFERENCE_CSV = "reference.csv"  # what a detect run keeps of its reference; --reference RUN reuses it
 
 
 def _cpu_bf16_is_fast() -> bool:
@@ -129,22 +128,6 @@ def _int8_model(model: torch.nn.Module, config, weights: str) -> torch.nn.Module
         return quantize(model, ranges)
     except ValueError as e:
         raise WeightsError(f"{weights}: {e}") from None
-
-
-def split_reference(specs: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
-    """--reference specs -> (earlier detect runs whose reference.csv is reused, footage files to score).
-    Raises BadInput (prefixed "reference:") for a spec that is neither."""
-    saved, footage = [], []
-    for spec in specs:
-        path = Path(spec).expanduser()
-        if path.is_dir() and (path / REFERENCE_CSV).is_file() and (path / "summary.json").is_file():
-            saved.append(path)
-            continue
-        try:
-            footage += [p for p in expand_sources([spec]) if p not in footage]
-        except BadInput as e:
-            raise BadInput(f"reference: {e}") from None
-    return saved, footage
 
 
 class Predictor:
@@ -531,7 +514,6 @@ __all__ = [
     "MIN_REFERENCE_FACES",
     "PRECISIONS",
     "Predictor",
-
     "detect",
     "detect_to_folder",
     "resolve_precision",

@@ -20,6 +20,7 @@ import numpy as np
 
 from ._fs import make_shareable, missing_dirs
 from .data.faces import paste_back
+from .data.sources import REFERENCE_CSV
 from .encode import VideoEncoder
 from .metrics import false_alarm_rate
 
@@ -516,7 +517,7 @@ class RunWriter:
         self._json.close()
         os.replace(_temp_beside(self.out / "scores.csv"), self.out / "scores.csv")
         os.replace(_temp_beside(self.out / "scores.json"), self.out / "scores.json")
-        ref_csv = self.out / "reference.csv"  # predict.REFERENCE_CSV
+        ref_csv = self.out / REFERENCE_CSV
         if reference_rows:
             tmp = _temp_beside(ref_csv)
             with open(tmp, "w", newline="") as f:

@@ -47,7 +47,7 @@ def test_help_texts_survive_rich_markup():
             assert Text.from_markup(text).plain == text, f"fakeseg {name} {param.opts[0]}: {text!r}"
 
 
-def test_help_and_option_errors_do_not_load_torch():
+def test_help_and_option_errors_do_not_load_torch(tmp_path):
     """`fakeseg --help`, `--version`, a mistyped option or path answer in well under a second: building the CLI
     imports neither torch nor the engines (they cost ~2-3 s), only a command that gets to run does."""
     import subprocess
@@ -61,6 +61,9 @@ def test_help_and_option_errors_do_not_load_torch():
     cases = [(["--help"], 0), (["detect", "--help"], 0), (["eval", "--help"], 0), (["train", "--help"], 0),
              (["--version"], 0), (["detect", "x.mp4", "--precision", "fp8"], 2),
              (["detect", "/no/such/clip.mp4"], 1), (["train"], 1), (["eval"], 1)]
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"not read before the reference is checked")
+    cases.append((["detect", str(photo), "--reference", "/no/such/genuine.mp4"], 1))
     for args, exit_code in cases:
         out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
         assert out.stdout.split() == [str(exit_code), "False", "False"], (args, out.stdout, out.stderr[-500:])

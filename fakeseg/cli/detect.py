@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -164,7 +166,7 @@ def detect(
     Example: fakeseg detect samples/demo.mp4 photos/ --out runs/demo
     """
     from ..data.io import BadInput
-    from ..data.sources import expand_sources
+    from ..data.sources import expand_sources, split_reference
 
     if reference and threshold is not None:
         fail("--reference sets tau2 from the reference footage; leave out --threshold")
@@ -179,15 +181,20 @@ def detect(
             errors.append((spec, str(e)))
     if not paths:
         fail("nothing to process: " + "; ".join(message for _, message in errors))
-    # torch and the engine (~2 s) only now: a mistyped path or option is answered at once
-    from ..models._weights import WeightsError
-    from ..predict import DEFAULT_FALSE_ALARM, Predictor, detect_to_folder, split_reference
-    from ..results import OutputError
-
     try:  # a reference must be complete: a missing part would move tau2 silently
         saved_runs, reference_paths = split_reference(reference or [])
     except BadInput as e:
         fail(str(e))
+    # OpenMP threads that finish their share of a convolution spin at the barrier by default, on the core the
+    # face finder and the MP4 encoder need; sleeping at once costs ~9 % less CPU per frame, 3-10 % less wall
+    # time (docs/benchmarks.md). libgomp reads this once, when torch loads it: so here, before the engine.
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # torch and the engine (~2 s) only now: a mistyped path or option is answered at once
+    from ..models._weights import WeightsError
+    from ..predict import DEFAULT_FALSE_ALARM, Predictor, detect_to_folder
+    from ..results import OutputError
+
     in_reference = {p.resolve() for p in reference_paths}
     for p in paths:
         if p.resolve() in in_reference:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .io import BadInput
 
+REFERENCE_CSV = "reference.csv"  # what a detect run keeps of its reference; --reference RUN reuses it
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
@@ -141,3 +142,20 @@ def expand_sources(specs: Iterable[str | Path]) -> list[Path]:
             raise BadInput(f"{path}: no such file or folder")
         out.extend(found)
     return list(dict.fromkeys(out))
+
+
+def split_reference(specs: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """--reference specs -> (earlier detect runs whose reference.csv is reused, footage files to score).
+    Raises BadInput (prefixed "reference:") for a spec that is neither."""
+    saved: list[Path] = []
+    footage: list[Path] = []
+    for spec in specs:
+        path = Path(spec).expanduser()
+        if path.is_dir() and (path / REFERENCE_CSV).is_file() and (path / "summary.json").is_file():
+            saved.append(path)
+            continue
+        try:
+            footage += [p for p in expand_sources([spec]) if p not in footage]
+        except BadInput as e:
+            raise BadInput(f"reference: {e}") from None
+    return saved, footage
