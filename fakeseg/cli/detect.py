@@ -186,8 +186,8 @@ def detect(
     except BadInput as e:
         fail(str(e))
     # OpenMP threads that finish their share of a convolution spin at the barrier by default, on the core the
-    # face finder and the MP4 encoder need; sleeping at once costs ~9 % less CPU per frame, 3-10 % less wall
-    # time (docs/benchmarks.md). libgomp reads this once, when torch loads it: so here, before the engine.
+    # face finder and the MP4 encoder need; sleeping at once saves ~9 % of the CPU per frame and 3-10 % of the
+    # wall time (docs/benchmarks.md). libgomp reads this once, when torch loads it: so here, before the engine.
     if "torch" not in sys.modules:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # torch and the engine (~2 s) only now: a mistyped path or option is answered at once
