@@ -445,6 +445,18 @@ def test_batch_size_defaults_per_architecture_and_does_not_change_results(weight
     assert len(s8) == 12 and np.allclose(s8, s1, atol=1e-5) and np.allclose(m8, m1, atol=1e-4)
 
 
+def test_scores_do_not_depend_on_how_faces_are_batched(weights):
+    """A face's score and mask must not depend on --batch-size or on which faces share its batch (the last
+    batch of a video is a part one): image means accumulate in float64 (models.base.read_out)."""
+    from fakeseg.predict import Predictor
+
+    crops = [crop.image for crop in _demo_crops(12)]
+    for w in (weights, "fn3.synth_cls"):
+        whole, *split = [Predictor(w, batch_size=b).predict_crops(crops) for b in (12, 5, 1)]
+        for scores, maps in split:
+            assert np.array_equal(scores, whole[0]) and np.array_equal(maps, whole[1]), w
+
+
 def _demo_crops(n: int):
     from fakeseg.data.faces import detect_faces
     from fakeseg.data.sources import iter_frames

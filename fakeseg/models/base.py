@@ -34,9 +34,9 @@ class FakeSegNet(nn.Module):
         return logits
 
     @staticmethod
-    def image_logit(out: torch.Tensor) -> torch.Tensor:
-        """cls: Eq. 1's logit = mean of M (GAP after the per-location classifier). (B,)"""
-        return out.float().mean(dim=(1, 2, 3))
+    def image_logit(out: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """cls: Eq. 1's logit = mean of M (GAP after the per-location classifier), accumulated in `dtype`. (B,)"""
+        return out.float().mean(dim=(1, 2, 3), dtype=dtype)
 
 
 @torch.no_grad()
@@ -65,10 +65,12 @@ def read_out(out: torch.Tensor, task: str, size: tuple[int, int]) -> tuple[torch
     off this one map.
     """
     out = out.float()
+    # image means accumulate in float64: a float32 sum's order (and so its last bit) follows how many images share
+    # the batch, and a score must not depend on --batch-size (or move a printed digit when it changes)
     if task == "seg":
         prob = torch.sigmoid(out)[:, 0]
-        return prob.mean(dim=(1, 2)), prob
-    score = torch.sigmoid(FakeSegNet.image_logit(out))
+        return prob.mean(dim=(1, 2), dtype=torch.float64).float(), prob
+    score = torch.sigmoid(FakeSegNet.image_logit(out, torch.float64).float())
     m = out[:, 0]
     lo = m.amin(dim=(1, 2), keepdim=True)
     span = (m - lo).amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
