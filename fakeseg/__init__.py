@@ -11,19 +11,8 @@ __all__ = ["__version__", "create_model", "detect", "fit", "list_models", "load_
 # Everything here pulls in torch (~2 s) or more (the face detector, video decoding, data loading): import it only
 # when used, so that `fakeseg --help`, `--version` and a mistyped option answer at once.
 # (Evaluation is `fakeseg.evaluate.evaluate`: a lazy attribute would be shadowed by that module.)
-_LAZY = {
-    "create_model": ("models", "create_model"),
-    "list_models": ("models", "list_models"),
-    "load_model": ("models", "load_model"),
-    "detect": ("predict", "detect"),
-    "fit": ("train", "fit"),
-}
+from ._lazy import lazy_attributes  # noqa: E402
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        from importlib import import_module
-
-        module, attr = _LAZY[name]
-        return getattr(import_module(f".{module}", __name__), attr)
-    raise AttributeError(f"module 'fakeseg' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {
+    "create_model": "models", "list_models": "models", "load_model": "models", "detect": "predict", "fit": "train",
+})

@@ -70,12 +70,11 @@ class FaceTracker:
         self._next_id = 1
         self._last_detect: int | None = None
         self._prev_gray: np.ndarray | None = None
-        self._gray: np.ndarray | None = None  # this frame's grey copy: HOG scans the one optical flow follows
-        self._scale = 1.0
+        # this frame's grey_copy() and its scale: optical flow follows it, and HOG scans it
+        self._grey: tuple[np.ndarray, float] = (np.zeros((0, 0), np.uint8), 1.0)
 
     def update(self, index: int, rgb: np.ndarray) -> list[tuple[int, Box, bool]]:
-        gray, self._scale = grey_copy(rgb, self.max_side)
-        self._gray = gray
+        gray, _ = self._grey = grey_copy(rgb, self.max_side)
         # with no live track, look again on every frame: a face entering the shot is found at once
         due = self._last_detect is None or not self.tracks or index - self._last_detect >= self.detect_every
         if due:
@@ -85,8 +84,13 @@ class FaceTracker:
         self._prev_gray = gray
         return [(t.id, t.box, t.detected) for t in self.tracks]
 
+    @property
+    def _scale(self) -> float:
+        """Frame px -> grey-copy px."""
+        return self._grey[1]
+
     def _hog(self, rgb: np.ndarray, min_size: float) -> list[Face]:
-        return detect_faces(rgb, max_side=self.max_side, min_size=min_size, gray=self._gray)
+        return detect_faces(rgb, max_side=self.max_side, min_size=min_size, grey=self._grey)
 
     def _detect(self, index: int, rgb: np.ndarray, gray: np.ndarray) -> None:
         full = not self.tracks or self.detections % self.full_scan_every == 0

@@ -95,13 +95,14 @@ def _downscaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 def grey_copy(rgb: np.ndarray, max_side: int = 640) -> tuple[np.ndarray, float]:
     """(the grey copy HOG scans, long side at most `max_side`; its scale). The tracker follows faces on the same
-    copy and hands it to `detect_faces(gray=...)`, so a detection frame computes it once."""
+    copy and hands it to `detect_faces(grey=...)`, so a detection frame computes it once."""
     small, scale = _downscaled(rgb, max_side)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), scale
 
 
 def detect_faces(rgb: np.ndarray, model: str = "hog", max_side: int = 640, upsample: int = 1,
-                 landmarks: bool = False, min_size: float = 0, gray: np.ndarray | None = None) -> list[Face]:
+                 landmarks: bool = False, min_size: float = 0,
+                 grey: tuple[np.ndarray, float] | None = None) -> list[Face]:
     """All faces in an RGB uint8 frame, largest first.
 
     HOG costs ~0.5 s on a 720p frame but ~25 ms at quarter size, so we detect on a copy whose long
@@ -109,17 +110,14 @@ def detect_faces(rgb: np.ndarray, model: str = "hog", max_side: int = 640, upsam
     full-resolution frame inside the mapped boxes. `min_size` (frame px, HOG with upsample 1 only): faces
     smaller than this may be missed, in exchange for a cheaper scan that returns the same boxes for the
     others (see `skipped_hog_levels`); the tracker passes it while every face it follows is large.
-    `gray`: `grey_copy(rgb, max_side)[0]` when the caller already has it (HOG only).
+    `grey`: `grey_copy(rgb, max_side)` when the caller already has it (HOG only).
     """
     fr = _face_recognition()
     h, w = rgb.shape[:2]
     if model == "hog":
         # dlib's HOG takes the strongest gradient over the channels; on grey it finds the same faces (72 of 72
         # on 70 frames of ../shared/data/real_videos, median box IoU 1.0) in 28 % less time.
-        if gray is None:
-            small, scale = grey_copy(rgb, max_side)
-        else:
-            small, scale = gray, min(1.0, max_side / max(h, w))
+        small, scale = grey if grey is not None else grey_copy(rgb, max_side)
         sx = sy = scale
         skip = skipped_hog_levels(min_size, scale) if upsample == 1 else 0
         if skip:
