@@ -244,6 +244,44 @@ def test_tracker_new_face_gets_a_new_id():
     assert [t for t, *_ in tracker.update(2, frame)] == [2]
 
 
+def test_a_cut_ends_the_tracks_and_detects_at_once():
+    """At the next shot the old box must not be carried over the new pixels by optical flow until the next
+    scheduled detection, and a face there is a new track (found by a scan of every pyramid level)."""
+    from fakeseg.data.faces import Face
+
+    calls = []
+
+    def detector(rgb, min_size):
+        calls.append(min_size)
+        x = int(np.argmax(rgb[110, :, 0] != rgb[0, 0, 0]))  # the textured square's left edge
+        return [Face((x, 80, x + 60, 140))]
+
+    tracker = FaceTracker(detect_every=10, detector=detector)
+    shot_one = list(_moving_square_frames(14))
+    for i, frame, _ in shot_one:
+        tracker.update(i, frame)
+    assert tracker.detections == 2 and tracker.cuts == 0  # frames 0 and 10: slow motion is no cut
+    # the next shot: another background, the square further right
+    cut_frame = np.full((240, 320, 3), 200, np.uint8)
+    cut_frame[80:140, 230:290] = shot_one[0][1][80:140, 40:100]
+    ((track_id, box, detected),) = tracker.update(14, cut_frame)
+    assert (track_id, box, detected) == (2, (230, 80, 290, 140), True)
+    assert tracker.cuts == 1 and calls[-1] == 0  # a full scan
+    ((track_id, _, detected),) = tracker.update(15, cut_frame)
+    assert (track_id, detected) == (2, False)  # the stride restarts at the cut
+
+
+def test_a_faceless_stretch_keeps_the_detection_stride():
+    """With no face to follow, HOG runs every `detect_every` frames, not on every frame (a full scan of a 720p
+    frame costs ~0.2 s of CPU: b-roll would run 10x slower than the shots with faces)."""
+    calls = []
+    tracker = FaceTracker(detect_every=10, detector=lambda rgb, min_size: calls.append(min_size) or [])
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    for i in range(25):
+        assert tracker.update(i, frame) == []
+    assert calls == [0, 0, 0] and tracker.detections == 3  # frames 0, 10 and 20, each a full scan
+
+
 def test_coarse_hog_scan_finds_the_same_faces():
     """Skipping HOG's finest pyramid levels (what the tracker does while every face is large) must return the
     boxes of the full scan, not merely boxes near them: crops and calibration were made with the full scan's."""
