@@ -17,8 +17,8 @@ divides the long run's frames/s by the mean of the two (d) figures and `long_vs_
 (b)), so that a machine whose speed drifts during the run (a shared one does) moves both sides alike. The
 figures are printed as JSON (and written to --json).
 
-The whole script runs with `fakeseg._memory.reuse_freed_memory()`, as `fakeseg detect` does: without it (b)
-swung between ~150 and ~300 crops/s in one process, with the page faults of glibc's mmap'd blocks (stop 27).
+The whole script runs with `fakeseg._memory.reuse_freed_memory()`, as `fakeseg detect` does (since stop 27):
+without it (b) spends 10-15 % of its time in page faults that the CLI no longer has.
 """
 
 from __future__ import annotations

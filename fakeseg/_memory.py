@@ -1,11 +1,11 @@
 """Keep freed memory for the next batch instead of handing it back to the kernel.
 
 glibc's malloc serves a block above its mmap threshold (128 KB, raised on the fly to at most 32 MB) with a fresh
-mmap and returns it with munmap when freed. A batch of face crops allocates activations of tens of MB, so every
-batch paid ~10,000 page faults (the kernel zeroing each new page): 10-20 % of the CPU went to the kernel, and
-FN3 alone ran at 145-155 crops/s, or at 280-300 when the threshold happened to have risen high enough, in the
-same process (docs/benchmarks.md, stop 27). Serving large blocks from the heap and keeping freed ones removes the
-faults: 300-380 crops/s. Memory stays bounded by the peak working set, which is flat over a video.
+mmap and unmaps it when freed, and hands freed memory at the top of its heap back to the kernel. A batch of face
+crops allocates tens of MB of activations, so every batch of FN3 paid ~10,000 page faults (the kernel zeroing
+each new page): 10-15 % of the model loop's CPU was kernel time. Serving large blocks from the heap and keeping
+freed ones removes the faults: FN3 alone (bench_detect's (b), three calls each, the same minute) 142 -> 162
+crops/s. Memory stays bounded by the peak working set, which is flat over a video.
 """
 
 from __future__ import annotations
