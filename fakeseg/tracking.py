@@ -79,8 +79,8 @@ class FaceTracker:
         self.tracks: list[Track] = []
         self.detections = 0  # how many full-frame detections ran (the benchmark reports it)
         self.full_scans = 0  # of which scanned every pyramid level
-        self._coarse_in_a_row = 0
         self.cuts = 0  # shot changes seen
+        self._coarse_in_a_row = 0  # detections since the last full scan
         self._next_id = 1
         self._last_detect: int | None = None
         self._prev_gray: np.ndarray | None = None

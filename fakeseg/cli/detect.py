@@ -191,7 +191,7 @@ def detect(
     # wall time (docs/benchmarks.md). libgomp reads this once, when torch loads it: so here, before the engine.
     if "torch" not in sys.modules:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    reuse_freed_memory()  # no page faults per batch: 10-20 % of the CPU (fakeseg/_memory.py)
+    reuse_freed_memory()  # no page faults per batch: they were 10-15 % of the model loop's CPU (fakeseg/_memory.py)
     # torch and the engine (~2 s) only now: a mistyped path or option is answered at once
     from ..models._weights import WeightsError
     from ..predict import DEFAULT_FALSE_ALARM, Predictor, detect_to_folder
