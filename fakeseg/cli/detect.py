@@ -137,7 +137,7 @@ def detect(
         typer.Option(
             "--detect-every",
             min=1,
-            help="Full face detection every N video frames, optical flow between (default: ~3 a second).",
+            help="Face detection every N video frames and at every cut, optical flow between (default: ~3 a second).",
         ),
     ] = None,
     mask_format: Annotated[
