@@ -436,6 +436,11 @@ def detect(
     yield from predictor(sources)
 
 
+def _cuts(predictor: Predictor, is_video: bool) -> int | None:
+    """Shot changes the tracker saw in the video just streamed (a face_id never crosses one)."""
+    return predictor.last_tracker.cuts if is_video and predictor.last_tracker is not None else None
+
+
 def detect_to_folder(
     paths: list[Path],
     out: str | Path,
@@ -494,12 +499,12 @@ def detect_to_folder(
                     writer.abort()
                     run.add_error(str(path), str(e))
                     continue
-                writer.close(warning=str(e))
+                writer.close(warning=str(e), cuts=_cuts(predictor, is_vid))
                 continue
             except BaseException:
                 writer.abort()
                 raise
-            writer.close()
+            writer.close(cuts=_cuts(predictor, is_vid))
         failed = [entry for entry in run.sources if entry["verdict"] == "error"]
         if len(failed) == len(run.sources):  # a folder of error entries would only look like a result
             run.discard()

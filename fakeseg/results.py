@@ -671,8 +671,9 @@ class SourceWriter:
         except OSError as e:
             raise OutputError(str(e)) from None
 
-    def close(self, warning: str | None = None) -> dict:
-        """Finish this source's files (renamed into place) and add its entry to the run summary."""
+    def close(self, warning: str | None = None, cuts: int | None = None) -> dict:
+        """Finish this source's files (renamed into place) and add its entry to the run summary (`cuts`: a
+        video's shot changes, which end every face track)."""
         from .data.io import write_image
 
         out = self.run.out
@@ -718,6 +719,8 @@ class SourceWriter:
         }
         if self.is_video:
             entry["fps"] = self.fps
+            if cuts is not None:
+                entry["cuts"] = cuts
             self.run.series[self.source] = series
         self.run.sources.append(entry)
         return entry

@@ -111,6 +111,7 @@ def test_summary_verdicts_follow_the_rule(demo_run):
     assert summary["fakeseg_version"] and summary["counts"]["processed"] == 2
     video = next(s for s in summary["sources"] if s["kind"] == "video")
     assert video["frames"] == video["frames_with_face"] == 66
+    assert video["cuts"] == 0  # one shot: the swapped face's track runs through it
     track = video["tracks"][0]
     assert track["face_id"] == 1 and track["frames"] == 66 and track["detections"] == 14 and track["counted"]
     # HOG finds a hand as a face at frame 30 only; tracked for a few frames, it must not count
@@ -282,6 +283,31 @@ def test_a_faceless_stretch_keeps_the_detection_stride():
     for i in range(25):
         assert tracker.update(i, frame) == []
     assert calls == [0, 0, 0] and tracker.detections == 3  # frames 0, 10 and 20, each a full scan
+
+
+def test_a_cut_in_a_real_video_starts_new_face_tracks(weights, tmp_path):
+    """demo.mp4's first 15 frames, then a cut to a 1.6x close-up of the same frames (a jump to another camera):
+    the face after the cut is a new track, detected on the cut's frame, and the summary counts the cut."""
+    from fakeseg.data.sources import iter_frames
+
+    frames = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for i, _, rgb in iter_frames(DEMO) if i < 15]
+    h, w = frames[0].shape[:2]
+    zoom = [cv2.resize(f[h // 5 : h - h // 5, w // 5 : w - w // 5], (w, h)) for f in frames]
+    video = tmp_path / "two_shots.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (w, h))
+    for frame in frames + zoom:
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["detect", str(video), "--weights", str(weights), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (source,) = json.loads((out / "summary.json").read_text())["sources"]
+    assert source["cuts"] == 1
+    rows = [r for r in csv.DictReader(open(out / "scores.csv")) if r["status"] == "face"]
+    before = {r["face_id"] for r in rows if int(r["frame"]) < 15}
+    after = {r["face_id"] for r in rows if int(r["frame"]) >= 15}
+    assert before and after and not before & after  # no id crosses the cut
+    assert any(int(r["frame"]) == 15 and r["detected"] == "1" for r in rows)
 
 
 def test_coarse_hog_scan_finds_the_same_faces():
