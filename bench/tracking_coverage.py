@@ -50,9 +50,10 @@ def main() -> None:
             tracker, t = FaceTracker(detect_every=args.detect_every, full_scan_every=n), totals[n]
             for i, rgb in enumerate(frames):
                 tracked = [box for _, box, _ in tracker.update(i, rgb)]
+                on_face = [any(box_iou(b, r) >= 0.5 for r in reference[i]) for b in tracked]
                 t["faces"] += len(reference[i])
-                t["covered"] += sum(any(box_iou(b, r) >= 0.5 for r in reference[i]) for b in tracked)
-                t["off_face"] += sum(not any(box_iou(b, r) >= 0.5 for r in reference[i]) for b in tracked)
+                t["covered"] += sum(on_face)
+                t["off_face"] += len(on_face) - sum(on_face)
                 small = [r for r in reference[i] if min(r[2] - r[0], r[3] - r[1]) < SMALL]
                 t["small"] += len(small)
                 t["small_covered"] += sum(any(box_iou(b, r) >= 0.5 for b in tracked) for r in small)

@@ -25,7 +25,8 @@ def first_pairs(split: str, n: int = 1) -> list[tuple[str, str]]:
     return [tuple(p) for p in json.loads((SPLITS_DIR / f"{split}.json").read_text())[:n]]
 
 
-def _write(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> None:
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> None:
+    """RGB frames -> an mp4v video at `path` (parents created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
@@ -75,7 +76,7 @@ def make_ffpp_tree(root: str | Path, pairs: dict[str, list[tuple[str, str]]] | N
     for vid in ids:
         cache[vid] = original_frames(vid, n_frames)
         path = root / "original_sequences" / "youtube" / compression / "videos" / f"{vid}.mp4"
-        _write(path, cache[vid])
+        write_video(path, cache[vid])
         written[path.relative_to(root).as_posix()] = n_frames
     w, h = FRAME_WH
     white = np.zeros((h, w, 3), np.uint8)
@@ -87,11 +88,11 @@ def make_ffpp_tree(root: str | Path, pairs: dict[str, list[tuple[str, str]]] | N
                 for target, source in ((t, s), (s, t)):
                     name = f"{target}_{source}.mp4"
                     path = root / "manipulated_sequences" / method / compression / "videos" / name
-                    _write(path, fake_frames(cache[target]))
+                    write_video(path, fake_frames(cache[target]))
                     written[path.relative_to(root).as_posix()] = n_frames
                     if official_masks:
                         mpath = root / "manipulated_sequences" / method / "masks" / "videos" / name
-                        _write(mpath, [white] * n_frames)
+                        write_video(mpath, [white] * n_frames)
                         written[mpath.relative_to(root).as_posix()] = n_frames
     return {"root": root, "pairs": pairs, "videos": written}
 

@@ -288,16 +288,15 @@ def test_a_faceless_stretch_keeps_the_detection_stride():
 def test_a_cut_in_a_real_video_starts_new_face_tracks(weights, tmp_path):
     """demo.mp4's first 15 frames, then a cut to a 1.6x close-up of the same frames (a jump to another camera):
     the face after the cut is a new track, detected on the cut's frame, and the summary counts the cut."""
+    from ffpp_tree import write_video
+
     from fakeseg.data.sources import iter_frames
 
-    frames = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for i, _, rgb in iter_frames(DEMO) if i < 15]
+    frames = [rgb for i, _, rgb in iter_frames(DEMO) if i < 15]
     h, w = frames[0].shape[:2]
     zoom = [cv2.resize(f[h // 5 : h - h // 5, w // 5 : w - w // 5], (w, h)) for f in frames]
     video = tmp_path / "two_shots.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (w, h))
-    for frame in frames + zoom:
-        writer.write(frame)
-    writer.release()
+    write_video(video, frames + zoom)
     out = tmp_path / "run"
     result = runner.invoke(app, ["detect", str(video), "--weights", str(weights), "--out", str(out)])
     assert result.exit_code == 0, result.output
