@@ -8,9 +8,12 @@ when asked (`--precision int8`).
 Static quantisation needs the range of every activation. Those ranges are measured once, on validation
 crops (`fakeseg eval --calibrate VAL --save-thresholds` does it beside tau2), and stored in the weights'
 config.json (`int8`). Loading then rebuilds the same quantised model with no data at hand, so two runs
-of detect give identical outputs. Activations use the full unsigned 8-bit range (0-255): the x86
-backend with VNNI does not need fbgemm's 7-bit `reduce_range`, and 7 bits would cost the input image
-half its grey levels. Weights are per-channel symmetric int8.
+of detect on one machine give identical outputs. Weights are per-channel symmetric int8. Activations use
+the full unsigned 8-bit range (0-255) where the CPU has VNNI. Without it (AVX2 or AVX-512 without VNNI, e.g.
+AMD Zen 3) the kernels add pairs of u8 x s8 products in int16 (vpmaddubsw), which saturates with 8-bit
+activations: FN3's output was off by ~18 % of its range on such a CPU. There the stored ranges are mapped
+onto 7 bits (0-127, PyTorch's `reduce_range`), at the cost of half the grey levels; the ranges themselves do
+not depend on the machine.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ from .base import FakeSegNet
 
 ENGINE = "x86"
 _QMIN, _QMAX = 0, 255
+
+
+def activation_levels() -> int:
+    """Highest quantised activation level the int8 kernels of this CPU add up without saturating."""
+    has_vnni = getattr(torch.cpu, "_is_vnni_supported", lambda: False)  # private in torch 2.x: assume the worst
+    return _QMAX if has_vnni() else 127
 
 
 def int8_supported() -> bool:
@@ -43,21 +52,21 @@ class _Core(nn.Module):
         return self.head(self.body(x))
 
 
-def _qconfig_mapping(observer):
+def _qconfig_mapping(observer, quant_max: int):
     from torch.ao.quantization import PerChannelMinMaxObserver, QConfig, QConfigMapping
 
     weight = PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
-    activation = observer.with_args(quant_min=_QMIN, quant_max=_QMAX, dtype=torch.quint8)
+    activation = observer.with_args(quant_min=_QMIN, quant_max=quant_max, dtype=torch.quint8)
     return QConfigMapping().set_global(QConfig(activation=activation, weight=weight))
 
 
-def _prepare(model: FakeSegNet, observer, example: torch.Tensor):
+def _prepare(model: FakeSegNet, observer, example: torch.Tensor, quant_max: int = _QMAX):
     from torch.ao.quantization.quantize_fx import prepare_fx
 
     core = _Core(copy.deepcopy(model).float().cpu().eval())
     with warnings.catch_warnings():  # FX quantisation warns that it is moving to torchao; it works in torch 2.x
         warnings.simplefilter("ignore")
-        prepared = prepare_fx(core, _qconfig_mapping(observer), (example,))
+        prepared = prepare_fx(core, _qconfig_mapping(observer, quant_max), (example,))
     observers = {n: m for n, m in prepared.named_modules() if n.startswith("activation_post_process")}
     return prepared, observers
 
@@ -111,7 +120,7 @@ def quantize(model: FakeSegNet, ranges: dict[str, list[float]]) -> FakeSegNet:
         raise ValueError(f"this PyTorch build has no '{ENGINE}' quantised kernels")
     torch.backends.quantized.engine = ENGINE
     size = 64  # any size traces the same graph
-    prepared, observers = _prepare(model, MinMaxObserver, torch.zeros(1, 3, size, size))
+    prepared, observers = _prepare(model, MinMaxObserver, torch.zeros(1, 3, size, size), activation_levels())
     if set(observers) != set(ranges):
         raise ValueError(
             f"int8 ranges do not match the {model.arch} graph ({len(ranges)} stored, {len(observers)} needed)"
@@ -127,4 +136,4 @@ def quantize(model: FakeSegNet, ranges: dict[str, list[float]]) -> FakeSegNet:
     return q
 
 
-__all__ = ["ENGINE", "RangeObserver", "int8_supported", "quantize"]
+__all__ = ["ENGINE", "RangeObserver", "activation_levels", "int8_supported", "quantize"]
