@@ -56,7 +56,9 @@ def _verdict_table(summary: dict) -> Table:
 
     model = summary["model"]
     origin = {"reference": "the reference", "--threshold": "--threshold"}.get(model.get("tau2_from"), "the weights")
-    table = Table(title=f"fakeseg detect: tau2 = {model['tau2']:.3f} from {origin} ({model['weights']})")
+    # the precision in the title: `auto` means fp32 on a CPU without native bf16, 5-10x slower (docs/benchmarks.md)
+    ran = f"{model['weights']}, {summary['precision']} on {summary['device']}"
+    table = Table(title=f"fakeseg detect: tau2 = {model['tau2']:.3f} from {origin} ({ran})")
     reference = summary.get("reference")
     columns = ["source", "verdict", "score", "frames", "faces (track: median, frames)"]
     if reference:  # how often genuine footage like the reference scores this high
