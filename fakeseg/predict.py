@@ -27,7 +27,7 @@ from .data.faces import crop_face
 from .data.io import BadInput, read_image
 from .data.sources import REFERENCE_CSV, expand_sources, is_video, iter_frames, split_reference, video_info
 from .data.transforms import normalize
-from .device import pick_device
+from .device import cpu_has_native_bf16, pick_device
 from .metrics import threshold_at_false_alarm_rate
 from .models import arch_info, canonical_name, load_model, scores_and_maps
 from .models._weights import WeightsError, default_weights
@@ -48,14 +48,6 @@ MIN_REFERENCE_FACES = 20
 ADVISED_REFERENCE_FACES = 100
 
 
-def _cpu_bf16_is_fast() -> bool:
-    # without native bf16 (AVX512-BF16 / AMX) oneDNN emulates it and autocast is slower than fp32
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def resolve_precision(device: torch.device, precision: str = "auto") -> str:
     """'auto' -> bf16 on a CPU with native bf16, fp16 on CUDA, else fp32. 'int8' is CPU only and never
     automatic: it is twice as fast as bf16 here but moves scores ~100x more (docs/benchmarks.md)."""
@@ -67,7 +59,7 @@ def resolve_precision(device: torch.device, precision: str = "auto") -> str:
         return precision
     if device.type == "cuda":
         return "fp16"
-    if device.type == "cpu" and _cpu_bf16_is_fast():
+    if device.type == "cpu" and cpu_has_native_bf16():
         return "bf16"
     return "fp32"
 

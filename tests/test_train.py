@@ -295,6 +295,20 @@ def test_cli_trains_and_writes_a_run(crops, tmp_path):
     assert "no validation data" in result.output and "run folder" in result.output
 
 
+@pytest.mark.parametrize("native_bf16, precision", [(True, "bf16 autocast"), (False, "fp32")])
+def test_cpu_training_autocasts_only_where_bf16_is_native(native_bf16, precision, crops, tmp_path, monkeypatch):
+    """A CPU without native bf16 (AVX2 only) emulates it: with autocast FN3 trained at 0.64 images/s against 6.2 in
+    fp32 on an AMD Zen 3. The run says which it uses."""
+    import fakeseg.train
+
+    monkeypatch.setattr(fakeseg.train, "cpu_has_native_bf16", lambda: native_bf16)
+    result = CliRunner().invoke(app, ["train", "--arch", "fn3", "--data", str(crops), "--steps", "1", "--batch-size",
+                                      "2", "--workers", "0", "--input-size", "64", "--device", "cpu",
+                                      "--out", str(tmp_path / "run")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert f"training fn3-seg on cpu ({precision})," in result.output
+
+
 def test_cli_prints_plain_progress_lines_where_no_bar_can_be_drawn(crops, tmp_path, monkeypatch):
     """In a log file rich draws no bar, so a background run would say nothing between epochs."""
     import sys

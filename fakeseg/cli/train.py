@@ -119,7 +119,11 @@ def train(
         ),
     ] = True,
     amp: Annotated[
-        bool, typer.Option("--amp/--no-amp", help="bf16 autocast (+ channels_last) where supported.")
+        bool,
+        typer.Option(
+            "--amp/--no-amp",
+            help="bf16 autocast (+ channels_last) on CUDA with bf16 and on CPUs with native bf16; else fp32.",
+        ),
     ] = True,
     workers: Annotated[
         int | None, typer.Option(min=0, help="Data loader processes (default: cores - 1, max 8).")
