@@ -125,6 +125,7 @@ def eval_cmd(
     if store_reference and not data:
         fail("--save-reference needs --data GENUINE.csv (known-genuine footage like the footage you check)")
     # torch and the engine: imported after the checks above, so that --help and a wrong option answer at once
+    from .._memory import reuse_freed_memory
     from ..data.faces import FaceToolsMissing
     from ..data.records import ManifestError
     from ..evaluate import (
@@ -142,6 +143,7 @@ def eval_cmd(
     from ..models import canonical_name
     from ..models._weights import WeightsError
 
+    reuse_freed_memory()  # no page faults per batch, as in detect and train (fakeseg/_memory.py)
     user_errors = (EvalError, WeightsError, ManifestError, FaceToolsMissing, ValueError)
     try:
         arch = canonical_name(arch) if arch else None
