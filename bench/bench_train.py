@@ -7,7 +7,8 @@ Loader: PNG face crops (256 px) + masks from a manifest -> paired random crop, f
 through the same TrainDataset / StepBatchSampler / Collate that `fakeseg train` uses. Crops are made from
 ../shared/data/real_faces when it exists (else textured noise), written to a temp folder first.
 Training: forward + backward + Adam step of fn3 and vgg5 (seg, 256 px) on a batch already in memory,
-with the engine's settings (bf16 autocast + channels_last unless --no-amp). Prints a markdown table.
+with the engine's settings (bf16 autocast + channels_last where the engine uses them, unless --no-amp). Prints a
+markdown table.
 """
 
 from __future__ import annotations
