@@ -225,7 +225,11 @@ def main() -> None:
     ap.add_argument("--crops", type=int, default=256, help="crops timed in (b)")
     ap.add_argument("--ref-frames", type=int, default=40, help="frames timed in (d) (it is slow)")
     ap.add_argument("--long-minutes", type=float, default=0, help="also run (c) on a looped N-minute video")
-    ap.add_argument("--precision", default="auto", help="detect --precision for (b) and (c): auto (bf16 here) or int8")
+    ap.add_argument(
+        "--precision",
+        default="auto",
+        help="detect --precision for (b) and (c): auto (bf16 on a CPU with native bf16, else fp32) or int8",
+    )
     ap.add_argument("--json", type=Path, help="write the figures here too")
     args = ap.parse_args()
 

@@ -50,7 +50,8 @@ ADVISED_REFERENCE_FACES = 100
 
 def resolve_precision(device: torch.device, precision: str = "auto") -> str:
     """'auto' -> bf16 on a CPU with native bf16, fp16 on CUDA, else fp32. 'int8' is CPU only and never
-    automatic: it is twice as fast as bf16 here but moves scores ~100x more (docs/benchmarks.md)."""
+    automatic: it is ~2x as fast as bf16 (or fp32 on a CPU without native bf16) but moves scores ~10x more than
+    bf16 does (docs/detect.md)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "int8" and device.type != "cpu":
