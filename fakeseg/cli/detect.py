@@ -17,6 +17,7 @@ from rich.progress import (
     ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -56,9 +57,7 @@ def _verdict_table(summary: dict) -> Table:
 
     model = summary["model"]
     origin = {"reference": "the reference", "--threshold": "--threshold"}.get(model.get("tau2_from"), "the weights")
-    # the precision in the title: `auto` means fp32 on a CPU without native bf16, 5-10x slower (docs/benchmarks.md)
-    ran = f"{model['weights']}, {summary['precision']} on {summary['device']}"
-    table = Table(title=f"fakeseg detect: tau2 = {model['tau2']:.3f} from {origin} ({ran})")
+    table = Table(title=f"fakeseg detect: tau2 = {model['tau2']:.3f} from {origin} ({model['weights']})")
     reference = summary.get("reference")
     columns = ["source", "verdict", "score", "frames", "faces (track: median, frames)"]
     if reference:  # how often genuine footage like the reference scores this high
@@ -217,13 +216,17 @@ def detect(
     except (WeightsError, ValueError, KeyError) as e:
         fail(str(e).strip("'\""))
 
+    view = err_console if as_json else console  # with --json, stdout carries the summary only
+    # before a run that may be long: `auto` is fp32 on a CPU without native bf16, 5-10x slower (docs/benchmarks.md)
+    view.print(f"model: {predictor.weights}, {predictor.precision} on {predictor.device}", highlight=False)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         _FramesPerSecond(),
         TimeElapsedColumn(),
-        console=err_console if as_json else console,
+        TimeRemainingColumn(),
+        console=view,
         transient=as_json,
     )
     task = {}
