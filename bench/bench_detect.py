@@ -235,6 +235,8 @@ def main() -> None:
 
     from fakeseg._memory import reuse_freed_memory
     from fakeseg.data.sources import video_info
+    from fakeseg.device import cpu_has_native_bf16
+    from fakeseg.models.int8 import activation_levels
 
     reuse_freed_memory()  # (a), (b) and (d) in this process run like (c), the CLI, does
     info = video_info(args.video)
@@ -243,6 +245,10 @@ def main() -> None:
         "resolution": f"{info.width}x{info.height}",
         "fps": info.fps,
         "cpu": cpu_model(),
+        # "AMD EPYC" names three machine kinds here; what decides the speed is what the CPU runs natively
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": cpu_has_native_bf16(),
+        "int8_activation_levels": activation_levels(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "load_before": os.getloadavg()[0],
