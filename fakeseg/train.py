@@ -221,7 +221,8 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
         model.load_state_dict(init_state)
     model = model.to(device)
     amp = _autocast(device, config.amp)
-    channels_last = amp is not contextlib.nullcontext
+    in_bf16 = amp is not contextlib.nullcontext
+    channels_last = in_bf16  # the layout oneDNN's bf16 kernels want
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
@@ -335,7 +336,7 @@ def _fit(config: TrainConfig, emit, resume: bool, d: Dist, device: torch.device)
             epoch=step / spe,
             run=run,
             message=f"{config.arch}-{config.task} on {device.type} "
-            f"({'bf16 autocast' if amp is not contextlib.nullcontext else 'fp32'}), {spe} steps/epoch, "
+            f"({'bf16 autocast' if in_bf16 else 'fp32'}), {spe} steps/epoch, "
             f"{data.train.n_real} manifest images, "
             f"{workers} loader workers",
         )

@@ -86,7 +86,8 @@ def test_detect_writes_every_output(demo_run):
     assert "verdict" in result.output and "demo.mp4" in result.output  # the rich verdict table
     summary = json.loads((out / "summary.json").read_text())
     # said before the run: `auto` is fp32, 5-10x slower, on a CPU without native bf16
-    assert result.output.startswith(f"model: {summary['model']['weights']}, {summary['precision']} on cpu\n")
+    ran = f"{summary['model']['weights']}, {summary['precision']} on {summary['device']}"
+    assert result.output.startswith(f"model: {ran}\n")
 
 
 def test_scores_one_row_per_frame_and_face(demo_run):

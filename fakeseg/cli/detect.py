@@ -217,8 +217,6 @@ def detect(
         fail(str(e).strip("'\""))
 
     view = err_console if as_json else console  # with --json, stdout carries the summary only
-    # before a run that may be long: `auto` is fp32 on a CPU without native bf16, 5-10x slower (docs/benchmarks.md)
-    view.print(f"model: {predictor.weights}, {predictor.precision} on {predictor.device}", highlight=False)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -234,6 +232,10 @@ def detect(
     def start_task(label: str, n_frames: int) -> None:
         if "id" in task:
             progress.update(task["id"], visible=False)
+        else:  # the first input that could be opened: before a run that may be long (not before an error line),
+            # say how the model runs; `auto` is fp32 on a CPU without native bf16, 5-10x slower (docs/benchmarks.md)
+            progress.console.print(f"model: {predictor.weights}, {predictor.precision} on {predictor.device}",
+                                   highlight=False)
         task["id"] = progress.add_task(label[:40], total=n_frames)
 
     def on_source(path: Path, n_frames: int) -> None:

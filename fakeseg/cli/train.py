@@ -151,9 +151,7 @@ def train(
     from ..models._weights import WeightsError
     from ..train import TrainConfig, TrainError, fit, resume_config
 
-    # no page faults per step: an fn3 step's activations were fresh pages for the kernel to zero each time
-    # (2.2M faults, 9 s of kernel CPU in 8 steps of batch 16), 6.1 -> 9.7 images/s on 2 cores (fakeseg/_memory.py)
-    reuse_freed_memory()
+    reuse_freed_memory()  # no page faults per step: they were ~20 % of a training run's time (fakeseg/_memory.py)
 
     try:
         if resume is not None:

@@ -28,12 +28,13 @@ from .base import FakeSegNet
 
 ENGINE = "x86"
 _QMIN, _QMAX = 0, 255
+_QMAX_WITHOUT_VNNI = 127  # 7 bits: u8 x s8 pair sums then stay inside int16
 
 
 def activation_levels() -> int:
     """Highest quantised activation level the int8 kernels of this CPU add up without saturating."""
     has_vnni = getattr(torch.cpu, "_is_vnni_supported", lambda: False)  # private in torch 2.x: assume the worst
-    return _QMAX if has_vnni() else 127
+    return _QMAX if has_vnni() else _QMAX_WITHOUT_VNNI
 
 
 def int8_supported() -> bool:
