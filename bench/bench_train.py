@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 
+from fakeseg._memory import reuse_freed_memory
 from fakeseg.data.augment import Augment
 from fakeseg.data.datasets import Collate, EpochPlan, ManifestSource, StepBatchSampler, TrainDataset, pooled_rows
 from fakeseg.data.pool import pack_manifest
@@ -128,7 +129,10 @@ def main() -> None:
     p.add_argument("--train-steps", type=int, default=4)
     p.add_argument("--archs", nargs="+", default=["fn3", "vgg5"])
     p.add_argument("--no-amp", action="store_true")
+    p.add_argument("--no-reuse-memory", action="store_true", help="without `fakeseg train`'s malloc setting")
     args = p.parse_args()
+    if not args.no_reuse_memory:
+        reuse_freed_memory()  # as `fakeseg train` runs (fakeseg/_memory.py)
     device = torch.device(args.device)
     cpu = platform.processor() or platform.machine()
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "-"
@@ -149,10 +153,11 @@ def main() -> None:
                       f"| {rate:.0f} |", flush=True)
     for arch in args.archs:
         rate = bench_model(arch, device, args.batch_size, args.train_steps, amp=not args.no_amp)
-        amp = "fp32" if args.no_amp else "bf16 autocast + channels_last"
+        in_bf16 = _autocast(device, not args.no_amp) is not contextlib.nullcontext  # the engine's own choice
+        amp = "bf16 autocast + channels_last" if in_bf16 else "fp32"
         print(
             f"| training {arch}-seg 256 px (fwd+bwd+Adam) | {device.type}, {amp}, batch {args.batch_size} "
-            f"| {rate:.0f} |",
+            f"| {rate:.1f} |",
             flush=True,
         )
 
